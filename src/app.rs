@@ -1,0 +1,152 @@
+//! Wires configuration, state and endpoints into one poem application; the one place to see
+//! every path the service answers.
+
+use crate::api::BffApi;
+use crate::config::Config;
+use crate::cookies::cookie_layer;
+use crate::error::Problem;
+use crate::state::AppState;
+use poem::endpoint::BoxEndpoint;
+use poem::http::{header, StatusCode};
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use poem_openapi::OpenApiService;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The OpenAPI service describing the BFF's own endpoints.
+pub fn openapi_service() -> OpenApiService<BffApi, ()> {
+    OpenApiService::new(BffApi, "oidc-bff", env!("CARGO_PKG_VERSION"))
+        .description(
+            "A stateless Backend-for-Frontend: OpenID Connect sign-in with PKCE, tokens sealed \
+             in an httpOnly cookie, and an API relay. The session travels in the `__Host-bff` \
+             cookie (chunked as `__Host-bff.0..n` when large); unsafe methods need the \
+             `X-XSRF-TOKEN` header matching the `XSRF-TOKEN` cookie.",
+        )
+}
+
+/// The OpenAPI document as served at `/openapi.json` and printed by `oidc-bff openapi`.
+pub fn spec_json() -> String {
+    openapi_service().spec()
+}
+
+/// The OpenAPI document as served at `/openapi.yaml` and printed by `oidc-bff openapi --yaml`.
+pub fn spec_yaml() -> String {
+    openapi_service().spec_yaml()
+}
+
+/// A built application, bound to its port and ready to run.
+pub struct App {
+    acceptor: TcpAcceptor,
+    port: u16,
+    state: Arc<AppState>,
+    endpoint: BoxEndpoint<'static>,
+}
+
+impl App {
+    /// Builds the state, binds the listener (port 0 picks a free one) and starts loading the
+    /// SSO's metadata in the background.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let bind = config.server.bind;
+        let state = Arc::new(AppState::new(config)?);
+        let acceptor = TcpListener::bind(bind.to_string()).into_acceptor().await?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|addr| addr.as_socket_addr().map(|a| a.port()))
+            .unwrap_or(0);
+        tokio::spawn(state.sso.clone().load_until_ready());
+        let endpoint = endpoint(state.clone());
+        Ok(App {
+            acceptor,
+            port,
+            state,
+            endpoint,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (tests inspect it).
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        poem::Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(
+                self.endpoint,
+                shutdown,
+                Some(std::time::Duration::from_secs(10)),
+            )
+            .await
+    }
+}
+
+/// Every path of the service.
+pub fn endpoint(state: Arc<AppState>) -> BoxEndpoint<'static> {
+    let api = openapi_service();
+    let metrics_state = state.clone();
+    let mut route = Route::new()
+        .nest("/docs", api.swagger_ui())
+        .at("/openapi.json", api.spec_endpoint())
+        .at("/openapi.yaml", api.spec_endpoint_yaml())
+        .at(
+            "/metrics",
+            poem::endpoint::make_sync(move |_| {
+                Response::builder()
+                    .content_type("text/plain; version=0.0.4; charset=utf-8")
+                    .body(metrics_state.metrics.encode())
+            }),
+        );
+    for r in state.config.routes.iter() {
+        let relay = crate::proxy::RelayEndpoint::new(state.clone());
+        route = route
+            .at(r.prefix.clone(), relay.clone())
+            .at(format!("{}/*rest", r.prefix), relay);
+    }
+    route
+        .nest("/", api)
+        .catch_all_error(|error: poem::Error| async move { problem_for(error) })
+        .around(cookie_layer)
+        .data(state)
+        .around(access_log)
+        .boxed()
+}
+
+/// Our own errors keep their response; anything else poem produced becomes problem+json.
+fn problem_for(error: poem::Error) -> Response {
+    if error.is::<crate::error::Error>() {
+        return error.into_response();
+    }
+    let status = error.status();
+    let mut problem = Problem::from_status(status);
+    if status == StatusCode::BAD_REQUEST {
+        problem.detail = error.to_string();
+    }
+    problem.into_response()
+}
+
+/// One line per request: method, path without query (the callback's query holds the code),
+/// status and duration.
+async fn access_log<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let response = match ep.call(req).await {
+        Ok(response) => response.into_response(),
+        Err(error) => error.into_response(),
+    };
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if path != "/healthz" && path != "/readyz" && path != "/metrics" {
+        tracing::info!(%method, path = %path, status, elapsed_ms, "request");
+    }
+    let _ = header::CONTENT_TYPE;
+    Ok(response)
+}

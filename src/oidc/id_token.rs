@@ -1,0 +1,99 @@
+//! ID token validation: signature against the cached JWKS (refetched once on an unknown `kid`),
+//! `iss`, `aud`, `azp`, `exp` and the `nonce` of the login. RS256, PS256 and ES256 (and their
+//! larger siblings) are accepted; `none` and the HMAC algorithms are not.
+
+use super::Sso;
+use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJwsSigningAlgorithm};
+use openidconnect::{
+    ClaimsVerificationError, ClientId, Nonce, SignatureVerificationError,
+};
+use std::str::FromStr;
+
+/// Why an ID token was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IdTokenError {
+    /// Not a JWT at all.
+    #[error("the ID token is malformed")]
+    Malformed,
+    /// Failed one of the checks (message names which).
+    #[error("the ID token is invalid: {0}")]
+    Invalid(String),
+    /// The subject of a refreshed ID token differs from the session's.
+    #[error("the refreshed ID token names another subject")]
+    SubjectChanged,
+}
+
+/// Which nonce the token must carry.
+pub enum ExpectedNonce<'a> {
+    /// At login: exactly this one.
+    Exactly(&'a str),
+    /// At refresh: none is required (OIDC Core 12.2).
+    Any,
+}
+
+const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 8] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+];
+
+impl Sso {
+    /// Validates `raw` and returns its subject. On an unknown `kid` the JWKS is refetched (rate
+    /// limited) and the check runs once more.
+    pub async fn verify_id_token(
+        &self,
+        raw: &str,
+        nonce: ExpectedNonce<'_>,
+        expected_subject: Option<&str>,
+    ) -> Result<String, IdTokenError> {
+        let token = CoreIdToken::from_str(raw).map_err(|_| IdTokenError::Malformed)?;
+        let provider = self
+            .provider()
+            .await
+            .map_err(|e| IdTokenError::Invalid(e.to_string()))?;
+        let mut result = self.check(&token, &provider.jwks, &nonce);
+        if matches!(
+            result,
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey
+            ))
+        ) {
+            if let Some(provider) = self.refetch_keys().await {
+                result = self.check(&token, &provider.jwks, &nonce);
+            }
+        }
+        let subject = result.map_err(|e| IdTokenError::Invalid(e.to_string()))?;
+        if expected_subject.is_some_and(|expected| expected != subject) {
+            return Err(IdTokenError::SubjectChanged);
+        }
+        Ok(subject)
+    }
+
+    fn check(
+        &self,
+        token: &CoreIdToken,
+        jwks: &openidconnect::core::CoreJsonWebKeySet,
+        nonce: &ExpectedNonce<'_>,
+    ) -> Result<String, ClaimsVerificationError> {
+        let issuer = super::authorize::issuer_url(&self.config.issuer)
+            .map_err(|e| ClaimsVerificationError::Other(e.to_string()))?;
+        let verifier = CoreIdTokenVerifier::new_public_client(
+            ClientId::new(self.config.client_id.clone()),
+            issuer,
+            jwks.clone(),
+        )
+        .set_allowed_algs(ALLOWED_ALGS);
+        let claims = match nonce {
+            ExpectedNonce::Exactly(expected) => {
+                token.claims(&verifier, &Nonce::new(expected.to_string()))?
+            }
+            ExpectedNonce::Any => token.claims(&verifier, |_: Option<&Nonce>| Ok(()))?,
+        };
+        Ok(claims.subject().as_str().to_string())
+    }
+}

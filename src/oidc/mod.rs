@@ -1,0 +1,176 @@
+//! The OpenID Connect client side, one file per protocol step: [`discovery`] (metadata and
+//! keys), [`authorize`] (the redirect to the SSO), [`token`] (code exchange, refresh,
+//! revocation), [`id_token`] (validation), [`end_session`] (RP-initiated logout) and
+//! [`client_auth`] (how we authenticate at the token endpoint).
+//!
+//! [`Sso`] owns the one HTTP client used for every call to the SSO: no redirects (following
+//! them would open an SSRF hole), the extra CA roots, timeouts, and connection reuse.
+
+pub mod authorize;
+pub mod client_auth;
+pub mod discovery;
+pub mod end_session;
+pub mod id_token;
+pub mod token;
+
+use crate::config::OidcConfig;
+use crate::error::{Error, ErrorKind};
+use discovery::Provider;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// The SSO as this service sees it: configuration, HTTP client, and the cached provider
+/// metadata and keys (loaded at startup, refreshed on an unknown `kid`).
+pub struct Sso {
+    config: OidcConfig,
+    redirect_uri: String,
+    http: reqwest::Client,
+    signer: Option<client_auth::AssertionSigner>,
+    provider: RwLock<Option<Arc<Provider>>>,
+    /// Serializes loads so a burst of requests before readiness makes one discovery call.
+    loading: tokio::sync::Mutex<()>,
+    /// When the JWKS was last fetched because of an unknown `kid` (rate limit: once a minute).
+    last_jwks_refetch: std::sync::Mutex<Option<Instant>>,
+}
+
+/// The fewest seconds between two JWKS refetches triggered by unknown key ids.
+pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+
+impl Sso {
+    /// Builds the client; fails on an unreadable CA file or an unusable private key.
+    pub fn new(config: OidcConfig, redirect_uri: String) -> anyhow::Result<Self> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.http_timeout)
+            .connect_timeout(config.http_timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("oidc-bff/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca_file) = &config.ca_file {
+            let pem = std::fs::read(ca_file)
+                .map_err(|e| anyhow::anyhow!("oidc.ca_file: cannot read {}: {e}", ca_file.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| anyhow::anyhow!("oidc.ca_file: not a PEM bundle: {e}"))?;
+            if certs.is_empty() {
+                anyhow::bail!("oidc.ca_file: {} holds no certificate", ca_file.display());
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder.build()?;
+        let signer = match &config.private_key {
+            Some(key) => Some(
+                client_auth::AssertionSigner::new(key)
+                    .map_err(|m| anyhow::anyhow!("oidc.private_key: {m}"))?,
+            ),
+            None => None,
+        };
+        Ok(Sso {
+            config,
+            redirect_uri,
+            http,
+            signer,
+            provider: RwLock::new(None),
+            loading: tokio::sync::Mutex::new(()),
+            last_jwks_refetch: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// The configuration this client was built with.
+    pub fn config(&self) -> &OidcConfig {
+        &self.config
+    }
+
+    /// Whether discovery and keys are loaded (`/readyz`).
+    pub fn is_ready(&self) -> bool {
+        self.cached().is_some()
+    }
+
+    fn cached(&self) -> Option<Arc<Provider>> {
+        self.provider
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn store(&self, provider: Provider) -> Arc<Provider> {
+        let provider = Arc::new(provider);
+        *self
+            .provider
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(provider.clone());
+        provider
+    }
+
+    /// The provider metadata and keys, loading them if this is the first use.
+    pub async fn provider(&self) -> Result<Arc<Provider>, Error> {
+        if let Some(provider) = self.cached() {
+            return Ok(provider);
+        }
+        let _guard = self.loading.lock().await;
+        if let Some(provider) = self.cached() {
+            return Ok(provider);
+        }
+        match discovery::load(&self.http, &self.config).await {
+            Ok(provider) => {
+                tracing::info!(issuer = %self.config.issuer, "SSO metadata and keys loaded");
+                Ok(self.store(provider))
+            }
+            Err(error) => Err(Error::new(
+                ErrorKind::NotReady,
+                "the identity provider's metadata could not be loaded; try again shortly",
+            )
+            .with_source(error)),
+        }
+    }
+
+    /// Keeps trying to load the provider until it succeeds, so `/readyz` turns green without
+    /// waiting for a first login.
+    pub async fn load_until_ready(self: Arc<Self>) {
+        let mut delay = Duration::from_millis(250);
+        loop {
+            match self.provider().await {
+                Ok(_) => return,
+                Err(error) => tracing::warn!(error = %error, "SSO not ready yet"),
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
+    }
+
+    /// Refetches the JWKS after an unknown `kid`, at most once per [`JWKS_REFETCH_INTERVAL`].
+    /// Returns the new provider state when a refetch happened.
+    pub async fn refetch_keys(&self) -> Option<Arc<Provider>> {
+        {
+            let mut last = self
+                .last_jwks_refetch
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if last.is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL) {
+                tracing::warn!("unknown signing key, but the JWKS was refetched less than a minute ago");
+                return None;
+            }
+            *last = Some(Instant::now());
+        }
+        let current = self.cached()?;
+        match discovery::fetch_jwks(&self.http, &current.endpoints.jwks).await {
+            Ok(jwks) => {
+                tracing::info!(keys = jwks.keys().len(), "JWKS refetched after an unknown key id");
+                Some(self.store(current.with_jwks(jwks)))
+            }
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "JWKS refetch failed");
+                None
+            }
+        }
+    }
+
+    /// The shared HTTP client (for the token calls).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Our redirect URI.
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+}

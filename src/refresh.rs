@@ -1,0 +1,175 @@
+//! Transparent refresh without races.
+//!
+//! Angular fires requests in parallel, and SSOs that rotate refresh tokens treat a second use
+//! of one as theft and revoke the whole grant. So refreshes of the same refresh token are
+//! coalesced in-process: one call to the SSO, every waiter gets its result. The result is then
+//! remembered for a short grace window for requests still carrying the old cookie. Entries are
+//! keyed by a SHA-256 of the refresh token, never the token itself, and the map is bounded.
+
+use crate::oidc::id_token::ExpectedNonce;
+use crate::oidc::token::TokenError;
+use crate::oidc::Sso;
+use futures_util::future::{BoxFuture, FutureExt, Shared};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a refresh result is handed to stragglers carrying the old cookie.
+pub const GRACE_WINDOW: Duration = Duration::from_secs(30);
+/// Most results remembered at once; beyond it new results are simply not remembered.
+pub const MAX_REMEMBERED: usize = 10_000;
+
+/// New tokens from one refresh.
+#[derive(Clone)]
+pub struct Renewed {
+    /// New access token.
+    pub access_token: String,
+    /// Its expiry (Unix seconds).
+    pub access_expires_at: i64,
+    /// The rotated refresh token, or `None` when the SSO kept the old one.
+    pub refresh_token: Option<String>,
+    /// A new, verified ID token, if the SSO sent one.
+    pub id_token: Option<String>,
+}
+
+/// Why a refresh did not produce tokens.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RefreshFailure {
+    /// `invalid_grant`: the refresh token is expired, revoked or reused. The session is over.
+    #[error("the SSO refused the refresh token ({0})")]
+    GrantDead(String),
+    /// The SSO could not be asked: keep the session, retry later.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+type Outcome = Result<Arc<Renewed>, RefreshFailure>;
+type Key = [u8; 32];
+
+/// The coordinator: in-flight refreshes and recently finished ones.
+#[derive(Default)]
+pub struct Refresher {
+    inflight: Mutex<HashMap<Key, Shared<BoxFuture<'static, Outcome>>>>,
+    recent: Mutex<HashMap<Key, (Instant, Arc<Renewed>)>>,
+    calls: std::sync::atomic::AtomicU64,
+}
+
+fn key_of(refresh_token: &str) -> Key {
+    Sha256::digest(refresh_token.as_bytes()).into()
+}
+
+impl Refresher {
+    /// Refreshes with `refresh_token`, joining a refresh already under way for the same token
+    /// or reusing one finished within the grace window. `subject` is the session's `sub`, which
+    /// a new ID token must keep.
+    pub async fn refresh(
+        &self,
+        sso: &Arc<Sso>,
+        refresh_token: &str,
+        subject: Option<String>,
+        now: i64,
+    ) -> Outcome {
+        let key = key_of(refresh_token);
+        if let Some(renewed) = self.remembered(&key) {
+            return Ok(renewed);
+        }
+        let future = {
+            let mut inflight = lock(&self.inflight);
+            if let Some(future) = inflight.get(&key) {
+                future.clone()
+            } else {
+                self.calls
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let sso = sso.clone();
+                let token = refresh_token.to_string();
+                // Spawned, so a browser that disconnects does not cancel the refresh for the
+                // other waiters (a half-done rotation would strand them all).
+                let task = tokio::spawn(async move { call_sso(&sso, &token, subject, now).await });
+                let future = async move {
+                    task.await.unwrap_or_else(|e| {
+                        Err(RefreshFailure::Unavailable(format!("refresh task failed: {e}")))
+                    })
+                }
+                .boxed()
+                .shared();
+                inflight.insert(key, future.clone());
+                future
+            }
+        };
+        let outcome = future.await;
+        lock(&self.inflight).remove(&key);
+        if let Ok(renewed) = &outcome {
+            self.remember(key, renewed.clone());
+        }
+        outcome
+    }
+
+    /// How many refreshes were sent to the SSO by this process (for metrics and tests).
+    pub fn sso_calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn remembered(&self, key: &Key) -> Option<Arc<Renewed>> {
+        let recent = lock(&self.recent);
+        recent
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < GRACE_WINDOW)
+            .map(|(_, renewed)| renewed.clone())
+    }
+
+    fn remember(&self, key: Key, renewed: Arc<Renewed>) {
+        let mut recent = lock(&self.recent);
+        if recent.contains_key(&key) {
+            return;
+        }
+        if recent.len() >= MAX_REMEMBERED {
+            recent.retain(|_, (at, _)| at.elapsed() < GRACE_WINDOW);
+        }
+        if recent.len() < MAX_REMEMBERED {
+            recent.insert(key, (Instant::now(), renewed));
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+async fn call_sso(sso: &Sso, refresh_token: &str, subject: Option<String>, now: i64) -> Outcome {
+    let provider = sso
+        .provider()
+        .await
+        .map_err(|e| RefreshFailure::Unavailable(e.to_string()))?;
+    let tokens = sso
+        .refresh(&provider, refresh_token, now)
+        .await
+        .map_err(|error| match error {
+            ref e if e.is_invalid_grant() => RefreshFailure::GrantDead("invalid_grant".into()),
+            TokenError::Refused { code } => {
+                RefreshFailure::Unavailable(format!("the SSO refused the refresh: {code}"))
+            }
+            TokenError::Unavailable(e) => RefreshFailure::Unavailable(format!("{e:#}")),
+        })?;
+    let id_token = match tokens.id_token {
+        Some(id_token) => match sso
+            .verify_id_token(&id_token, ExpectedNonce::Any, subject.as_deref())
+            .await
+        {
+            Ok(_) => Some(id_token),
+            Err(error) => {
+                // The new access and refresh tokens are good (they came from the token
+                // endpoint); dropping them would strand the rotated grant. Keep the old ID token.
+                tracing::warn!(error = %error, "refreshed ID token refused; keeping the previous one");
+                None
+            }
+        },
+        None => None,
+    };
+    Ok(Arc::new(Renewed {
+        access_token: tokens.access_token,
+        access_expires_at: tokens.access_expires_at,
+        refresh_token: tokens.refresh_token,
+        id_token,
+    }))
+}

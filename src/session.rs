@@ -1,0 +1,283 @@
+//! The session value that travels sealed in the cookie, and its lifetime rules.
+//!
+//! Stored compactly because cookies are small: a JWT is kept as its decoded segment bytes (its
+//! JSON compresses well once it is not base64 text), opaque tokens as they are, and nothing that
+//! can be rebuilt (user claims are read back from the ID token when asked for).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+use std::time::Duration;
+
+/// Bumped whenever [`Session`] or [`LoginState`] change shape; older cookies then read as no
+/// session instead of being misread.
+const SCHEMA: u8 = 1;
+
+/// A token kept in its most compact lossless form.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CompactToken {
+    /// A JWS in compact serialization, as the decoded bytes of its three segments.
+    Jwt {
+        /// Decoded protected header (JSON).
+        header: ByteBuf,
+        /// Decoded payload (JSON for JWTs).
+        payload: ByteBuf,
+        /// Signature bytes.
+        signature: ByteBuf,
+    },
+    /// Anything else, verbatim.
+    Opaque(String),
+}
+
+impl std::fmt::Debug for CompactToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CompactToken([redacted])")
+    }
+}
+
+impl CompactToken {
+    /// Stores `token` as JWT segments when that round-trips exactly, else verbatim.
+    pub fn new(token: &str) -> Self {
+        let mut segments = token.split('.');
+        if let (Some(h), Some(p), Some(s), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) {
+            let decoded = (
+                URL_SAFE_NO_PAD.decode(h),
+                URL_SAFE_NO_PAD.decode(p),
+                URL_SAFE_NO_PAD.decode(s),
+            );
+            if let (Ok(header), Ok(payload), Ok(signature)) = decoded {
+                let compact = CompactToken::Jwt {
+                    header: ByteBuf::from(header),
+                    payload: ByteBuf::from(payload),
+                    signature: ByteBuf::from(signature),
+                };
+                // Non-canonical base64 would not survive re-encoding: keep such tokens verbatim.
+                if compact.expose() == token {
+                    return compact;
+                }
+            }
+        }
+        CompactToken::Opaque(token.to_string())
+    }
+
+    /// The token text as the SSO issued it. Only for sending to the SSO or an upstream.
+    pub fn expose(&self) -> String {
+        match self {
+            CompactToken::Jwt {
+                header,
+                payload,
+                signature,
+            } => {
+                let mut out = String::with_capacity((header.len() + payload.len() + signature.len()) * 4 / 3 + 4);
+                URL_SAFE_NO_PAD.encode_string(header, &mut out);
+                out.push('.');
+                URL_SAFE_NO_PAD.encode_string(payload, &mut out);
+                out.push('.');
+                URL_SAFE_NO_PAD.encode_string(signature, &mut out);
+                out
+            }
+            CompactToken::Opaque(text) => text.clone(),
+        }
+    }
+
+    /// The JSON claims of a JWT (unverified: only call on tokens verified when received, or
+    /// where the claims are advisory, like an access token's roles).
+    pub fn jwt_claims(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        match self {
+            CompactToken::Jwt { payload, .. } => serde_json::from_slice(payload).ok(),
+            CompactToken::Opaque(_) => None,
+        }
+    }
+}
+
+/// Everything the BFF knows about a signed-in user, sealed in the session cookie.
+#[derive(Clone, Serialize, Deserialize, Debug)]
+pub struct Session {
+    /// Our own random session id: binds the CSRF token and authorizes logout by GET.
+    pub sid: [u8; 16],
+    /// Unix seconds of the login (for `absolute_lifetime`).
+    pub login_at: i64,
+    /// Unix seconds of the last time the cookie was re-issued (for `idle_timeout`).
+    pub last_seen: i64,
+    /// The access token, relayed to upstreams.
+    pub access_token: CompactToken,
+    /// Unix seconds when the access token expires (from `expires_in`; tokens may be opaque).
+    pub access_expires_at: i64,
+    /// The refresh token, if the SSO issued one.
+    pub refresh_token: Option<CompactToken>,
+    /// The ID token, verified at login or refresh.
+    pub id_token: CompactToken,
+    /// Roles read from the configured claim paths when the tokens were obtained.
+    pub roles: Vec<String>,
+}
+
+/// What the login cookie carries between `/api/login` and `/api/callback`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LoginState {
+    /// The `state` sent to the SSO.
+    pub state: String,
+    /// The `nonce` the ID token must carry.
+    pub nonce: String,
+    /// The PKCE verifier.
+    pub pkce_verifier: String,
+    /// Where to send the user afterwards (already validated).
+    pub return_to: String,
+    /// Unix seconds; the flow is refused after [`LOGIN_FLOW_LIFETIME`].
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for LoginState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginState")
+            .field("return_to", &self.return_to)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a login may take between `/api/login` and `/api/callback`.
+pub const LOGIN_FLOW_LIFETIME: Duration = Duration::from_secs(600);
+
+/// Serializes a schema-tagged value with postcard (compact, no field names).
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_stdvec(&(SCHEMA, value)).unwrap_or_default()
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Option<T> {
+    match postcard::from_bytes::<(u8, T)>(bytes) {
+        Ok((SCHEMA, value)) => Some(value),
+        _ => None,
+    }
+}
+
+impl Session {
+    /// Bytes to seal.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Reads sealed bytes back; `None` for another schema or garbage.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Session> {
+        decode(bytes)
+    }
+
+    /// The session id as text (URL-safe).
+    pub fn sid_text(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.sid)
+    }
+
+    /// A fresh random session id.
+    pub fn new_sid() -> [u8; 16] {
+        rand::random()
+    }
+
+    /// When the session ends at the latest if unused: the earlier of the absolute cap and the
+    /// idle deadline.
+    pub fn expires_at(&self, absolute: Duration, idle: Duration) -> i64 {
+        (self.login_at + absolute.as_secs() as i64).min(self.last_seen + idle.as_secs() as i64)
+    }
+
+    /// Whether the session is over at `now`.
+    pub fn is_over(&self, now: i64, absolute: Duration, idle: Duration) -> bool {
+        now >= self.expires_at(absolute, idle)
+    }
+
+    /// Whether the access token should be refreshed at `now`.
+    pub fn access_token_due(&self, now: i64, skew: Duration) -> bool {
+        now + skew.as_secs() as i64 >= self.access_expires_at
+    }
+
+    /// The verified ID token's claims.
+    pub fn id_claims(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.id_token.jwt_claims().unwrap_or_default()
+    }
+}
+
+impl LoginState {
+    /// Bytes to seal.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Reads sealed bytes back; `None` for another schema or garbage.
+    pub fn from_bytes(bytes: &[u8]) -> Option<LoginState> {
+        decode(bytes)
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwt_is_stored_as_segment_bytes_and_round_trips() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl";
+        let token = CompactToken::new(jwt);
+        assert!(matches!(token, CompactToken::Jwt { .. }));
+        assert_eq!(token.expose(), jwt);
+        assert_eq!(token.jwt_claims().unwrap()["sub"], "alice");
+    }
+
+    #[test]
+    fn opaque_and_non_canonical_tokens_are_kept_verbatim() {
+        for text in ["opaque-token-123", "a.b", "a.b.c.d.e", "eyJhIjoxfQ.eyJhIjoxfR.x"] {
+            let token = CompactToken::new(text);
+            assert_eq!(token.expose(), text);
+        }
+        assert!(matches!(CompactToken::new("eyJhIjoxfQ.eyJhIjoxfR.x"), CompactToken::Opaque(_)));
+    }
+
+    #[test]
+    fn session_round_trips_and_other_schemas_are_refused() {
+        let session = Session {
+            sid: [7; 16],
+            login_at: 100,
+            last_seen: 200,
+            access_token: CompactToken::new("at"),
+            access_expires_at: 300,
+            refresh_token: Some(CompactToken::new("rt")),
+            id_token: CompactToken::new("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln"),
+            roles: vec!["analyst".into()],
+        };
+        let back = Session::from_bytes(&session.to_bytes()).unwrap();
+        assert_eq!(back.sid, session.sid);
+        assert_eq!(back.refresh_token, session.refresh_token);
+        let mut bytes = session.to_bytes();
+        bytes[0] = SCHEMA + 1;
+        assert!(Session::from_bytes(&bytes).is_none());
+        assert!(LoginState::from_bytes(&session.to_bytes()).is_none());
+    }
+
+    #[test]
+    fn lifetime_rules() {
+        let session = Session {
+            sid: [0; 16],
+            login_at: 1000,
+            last_seen: 5000,
+            access_token: CompactToken::new("at"),
+            access_expires_at: 6000,
+            refresh_token: None,
+            id_token: CompactToken::new("id"),
+            roles: vec![],
+        };
+        let (abs, idle) = (Duration::from_secs(8000), Duration::from_secs(3600));
+        assert_eq!(session.expires_at(abs, idle), 8600);
+        assert!(!session.is_over(8599, abs, idle));
+        assert!(session.is_over(8600, abs, idle));
+        let short_abs = Duration::from_secs(5000);
+        assert!(session.is_over(6000, short_abs, idle));
+        assert!(!session.access_token_due(5939, Duration::from_secs(60)));
+        assert!(session.access_token_due(5940, Duration::from_secs(60)));
+    }
+}

@@ -1,0 +1,244 @@
+//! The session, login and CSRF cookies: where sealed values meet HTTP. Reading never fails
+//! loudly: a cookie that does not open is "no session" and is cleared.
+
+use crate::config::{SameSite, SessionConfig};
+use crate::cookies::{CookieAttributes, RequestCookies, ResponseCookies};
+use crate::seal::{self, ChunkError, KeyRing};
+use crate::session::{LoginState, Session, LOGIN_FLOW_LIFETIME};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+/// The script-readable CSRF cookie, named as Angular's `HttpClient` expects.
+pub const XSRF_COOKIE: &str = "XSRF-TOKEN";
+/// The header Angular sends it back in.
+pub const XSRF_HEADER: &str = "X-XSRF-TOKEN";
+const CSRF_LABEL: &[u8] = b"oidc-bff csrf v1";
+
+/// What a request's session cookies hold.
+#[derive(Debug)]
+pub enum SessionRead {
+    /// No session cookie at all.
+    Absent,
+    /// Cookies present that do not open (tampered, truncated, unknown key, other schema):
+    /// treated as no session, and cleared.
+    Invalid(&'static str),
+    /// A session.
+    Valid(Session),
+}
+
+/// The session is too large for the configured number of cookies.
+#[derive(Debug, thiserror::Error)]
+#[error("the session needs {bytes} bytes of cookies, more than session.max_chunks = {max_chunks} cookies can hold")]
+pub struct SessionTooLarge {
+    /// Sealed size.
+    pub bytes: usize,
+    /// The configured ceiling.
+    pub max_chunks: usize,
+}
+
+/// Reads and writes the service's cookies.
+pub struct SessionCookies {
+    ring: KeyRing,
+    name: String,
+    login_prefix: String,
+    same_site: &'static str,
+    max_chunks: usize,
+    lifetime: i64,
+}
+
+impl std::fmt::Debug for SessionCookies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCookies").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl SessionCookies {
+    /// From the `[session]` configuration.
+    pub fn new(config: &SessionConfig) -> Self {
+        SessionCookies {
+            ring: KeyRing::new(&config.keys),
+            login_prefix: format!("{}-login-", config.cookie_name),
+            name: config.cookie_name.clone(),
+            same_site: match config.same_site {
+                SameSite::Strict => "Strict",
+                SameSite::Lax => "Lax",
+                SameSite::None => "None",
+            },
+            max_chunks: config.max_chunks,
+            lifetime: config.absolute_lifetime.as_secs() as i64,
+        }
+    }
+
+    /// The key ring (for tests and tools that craft cookies).
+    pub fn ring(&self) -> &KeyRing {
+        &self.ring
+    }
+
+    /// The session cookie's base name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn session_attributes(&self, max_age: Option<i64>) -> CookieAttributes {
+        CookieAttributes {
+            http_only: true,
+            same_site: self.same_site,
+            max_age,
+        }
+    }
+
+    /// Opens the session from the request's cookies.
+    pub fn read(&self, cookies: &RequestCookies) -> SessionRead {
+        let sealed = match seal::reassemble(&self.name, cookies.iter(), self.max_chunks) {
+            Ok(sealed) => sealed,
+            Err(ChunkError::Absent) => return SessionRead::Absent,
+            Err(ChunkError::Inconsistent) => return SessionRead::Invalid("inconsistent chunks"),
+        };
+        match self.ring.open(&self.name, &sealed) {
+            Ok(bytes) => match Session::from_bytes(&bytes) {
+                Some(session) => SessionRead::Valid(session),
+                None => SessionRead::Invalid("unreadable payload"),
+            },
+            Err(seal::OpenError::Malformed) => SessionRead::Invalid("malformed"),
+            Err(seal::OpenError::UnknownVersion) => SessionRead::Invalid("unknown version"),
+            Err(seal::OpenError::UnknownKey) => SessionRead::Invalid("unknown key"),
+            Err(seal::OpenError::Forged) => SessionRead::Invalid("forged or damaged"),
+            Err(seal::OpenError::Corrupt) => SessionRead::Invalid("corrupt"),
+        }
+    }
+
+    /// Seals `session` into as few cookies as it needs, expires the request's leftover chunks
+    /// (a session that shrank must not leave a stale `.2` behind), and refreshes the CSRF cookie.
+    /// Returns the number of cookies and their total size in bytes (name and value).
+    pub fn write(
+        &self,
+        request: &RequestCookies,
+        out: &ResponseCookies,
+        session: &Session,
+        now: i64,
+    ) -> Result<(usize, usize), SessionTooLarge> {
+        let sealed = self.ring.seal(&self.name, &session.to_bytes());
+        let chunks = seal::chunk(&self.name, &sealed, self.max_chunks).ok_or(SessionTooLarge {
+            bytes: sealed.len(),
+            max_chunks: self.max_chunks,
+        })?;
+        let max_age = Some(session.login_at + self.lifetime - now);
+        for (name, value) in &chunks {
+            out.set(name, value, self.session_attributes(max_age));
+        }
+        for (name, _) in request.iter() {
+            if self.is_session_cookie(name) && !chunks.iter().any(|(n, _)| n == name) {
+                out.expire(name, self.session_attributes(None));
+            }
+        }
+        let csrf = self.csrf_token(session);
+        if request.get(XSRF_COOKIE) != Some(csrf.as_str()) {
+            self.set_csrf_cookie(out, &csrf, max_age);
+        }
+        let total = chunks.iter().map(|(n, v)| n.len() + 1 + v.len()).sum();
+        Ok((chunks.len(), total))
+    }
+
+    /// Makes sure the browser holds this session's CSRF cookie (it may have been deleted).
+    pub fn ensure_csrf_cookie(&self, request: &RequestCookies, out: &ResponseCookies, session: &Session, now: i64) {
+        let csrf = self.csrf_token(session);
+        if request.get(XSRF_COOKIE) != Some(csrf.as_str()) {
+            self.set_csrf_cookie(out, &csrf, Some(session.login_at + self.lifetime - now));
+        }
+    }
+
+    fn set_csrf_cookie(&self, out: &ResponseCookies, csrf: &str, max_age: Option<i64>) {
+        out.set(
+            XSRF_COOKIE,
+            csrf,
+            CookieAttributes {
+                http_only: false,
+                same_site: "Strict",
+                max_age,
+            },
+        );
+    }
+
+    /// Expires every session cookie and chunk the request carried, and the CSRF cookie.
+    pub fn clear(&self, request: &RequestCookies, out: &ResponseCookies) {
+        let mut cleared = false;
+        for (name, _) in request.iter() {
+            if self.is_session_cookie(name) {
+                out.expire(name, self.session_attributes(None));
+                cleared = true;
+            }
+        }
+        if !cleared {
+            out.expire(&self.name, self.session_attributes(None));
+        }
+        if request.get(XSRF_COOKIE).is_some() {
+            out.expire(
+                XSRF_COOKIE,
+                CookieAttributes {
+                    http_only: false,
+                    same_site: "Strict",
+                    max_age: None,
+                },
+            );
+        }
+    }
+
+    fn is_session_cookie(&self, name: &str) -> bool {
+        name == self.name
+            || name
+                .strip_prefix(self.name.as_str())
+                .and_then(|rest| rest.strip_prefix('.'))
+                .is_some_and(|index| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
+    }
+
+    /// The CSRF token bound to this session: an HMAC of its id under the sealing key.
+    pub fn csrf_token(&self, session: &Session) -> String {
+        URL_SAFE_NO_PAD.encode(self.ring.mac(CSRF_LABEL, &session.sid))
+    }
+
+    /// Whether `header` is this session's CSRF token (under any key of the ring).
+    pub fn verify_csrf(&self, session: &Session, header: Option<&str>) -> bool {
+        let Some(tag) = header.and_then(|h| URL_SAFE_NO_PAD.decode(h.trim()).ok()) else {
+            return false;
+        };
+        self.ring.verify_mac(CSRF_LABEL, &session.sid, &tag)
+    }
+
+    /// The login cookie's name for a flow, keyed by its state so parallel tabs do not collide.
+    fn login_cookie_name(&self, state: &str) -> String {
+        let key: String = state.chars().filter(char::is_ascii_alphanumeric).take(16).collect();
+        format!("{}{key}", self.login_prefix)
+    }
+
+    /// Seals the login state into its own short-lived `SameSite=Lax` cookie (the SSO's redirect
+    /// back is a cross-site navigation, which `Strict` would not accompany).
+    pub fn write_login(&self, out: &ResponseCookies, login: &LoginState) {
+        let name = self.login_cookie_name(&login.state);
+        let sealed = self.ring.seal(&name, &login.to_bytes());
+        out.set(&name, &sealed, login_attributes(Some(LOGIN_FLOW_LIFETIME.as_secs() as i64)));
+    }
+
+    /// Opens the login state for `state` and expires its cookie. `None` when there is no such
+    /// flow, its cookie does not open, or the state inside differs.
+    pub fn take_login(
+        &self,
+        request: &RequestCookies,
+        out: &ResponseCookies,
+        state: &str,
+    ) -> Option<LoginState> {
+        use subtle::ConstantTimeEq;
+        let name = self.login_cookie_name(state);
+        let sealed = request.get(&name)?;
+        out.expire(&name, login_attributes(None));
+        let login = LoginState::from_bytes(&self.ring.open(&name, sealed).ok()?)?;
+        bool::from(login.state.as_bytes().ct_eq(state.as_bytes())).then_some(login)
+    }
+}
+
+fn login_attributes(max_age: Option<i64>) -> CookieAttributes {
+    CookieAttributes {
+        http_only: true,
+        same_site: "Lax",
+        max_age,
+    }
+}
