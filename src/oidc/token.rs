@@ -11,7 +11,7 @@ use crate::error::Error;
 use openidconnect::core::{CoreClient, CoreErrorResponseType, CoreTokenResponse};
 use openidconnect::{
     AuthType, AuthorizationCode, ClientId, ClientSecret, OAuth2TokenResponse, PkceCodeVerifier,
-    RefreshToken, RequestTokenError, RevocationUrl, StandardErrorResponse, TokenResponse,
+    RefreshToken, RequestTokenError, StandardErrorResponse, TokenResponse,
     TokenUrl,
 };
 use secrecy::ExposeSecret;
@@ -175,53 +175,51 @@ impl Sso {
 
     /// Revokes a refresh token (RFC 7009) when the provider has a revocation endpoint.
     /// Best effort: logout proceeds whatever the answer, and a failure is only logged.
+    ///
+    /// Sent directly rather than through `oauth2`, which refuses plain-http revocation URLs
+    /// while accepting plain-http token URLs; the client authentication is the same.
     pub async fn revoke_refresh_token(&self, provider: &Provider, refresh_token: &str) {
         let Some(url) = provider.endpoints.revocation.clone() else {
             return;
         };
-        let result = async {
-            let client = self
-                .token_client(provider)
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .set_revocation_url(RevocationUrl::from_url(url.clone()));
-            let mut request = client.revoke_token(
-                openidconnect::core::CoreRevocableToken::RefreshToken(RefreshToken::new(
-                    refresh_token.to_string(),
-                )),
-            )?;
-            for (name, value) in self
-                .assertion_params(url.as_str())
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-            {
-                request = request.add_extra_param(name, value);
+        let mut form: Vec<(String, String)> = vec![
+            ("token".into(), refresh_token.to_string()),
+            ("token_type_hint".into(), "refresh_token".into()),
+        ];
+        let mut request = self.http().post(url.clone());
+        let secret = self.config.client_secret.as_ref().map(|s| s.expose_secret());
+        match (self.config.auth_method, secret) {
+            (AuthMethod::ClientSecretBasic, Some(secret)) => {
+                request = request.basic_auth(form_encode(&self.config.client_id), Some(form_encode(secret)));
             }
-            request
-                .request_async(self.http())
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", classify_revocation(e)))
+            (AuthMethod::ClientSecretPost, Some(secret)) => {
+                form.push(("client_id".into(), self.config.client_id.clone()));
+                form.push(("client_secret".into(), secret.to_string()));
+            }
+            _ => form.push(("client_id".into(), self.config.client_id.clone())),
         }
-        .await;
-        match result {
-            Ok(()) => tracing::info!("refresh token revoked at the SSO"),
+        match self.assertion_params(url.as_str()) {
+            Ok(params) => form.extend(params),
+            Err(error) => {
+                tracing::warn!(error = %error, "refresh token revocation skipped");
+                return;
+            }
+        }
+        match request.form(&form).send().await {
+            Ok(response) if response.status().is_success() => {
+                tracing::info!("refresh token revoked at the SSO");
+            }
+            Ok(response) => {
+                tracing::warn!(status = %response.status(), "the SSO refused to revoke the refresh token");
+            }
             Err(error) => tracing::warn!(error = %error, "refresh token revocation failed"),
         }
     }
 }
 
-fn classify_revocation(
-    error: RequestTokenError<
-        openidconnect::HttpClientError<reqwest::Error>,
-        StandardErrorResponse<openidconnect::RevocationErrorResponseType>,
-    >,
-) -> String {
-    match error {
-        RequestTokenError::ServerResponse(response) => {
-            format!("the SSO refused: {}", response.error().as_ref())
-        }
-        RequestTokenError::Request(error) => format!("request failed: {error}"),
-        RequestTokenError::Parse(error, _) => format!("unparseable answer at {}", error.path()),
-        RequestTokenError::Other(message) => message,
-    }
+/// RFC 6749 §2.3.1: client credentials are form-encoded before HTTP Basic.
+fn form_encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 fn token_set(response: &CoreTokenResponse, now: i64) -> TokenSet {

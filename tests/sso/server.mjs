@@ -391,3 +391,10 @@ function shutdown(sig) {
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
+// When a test harness owns this process it passes SSO_EXIT_WITH_STDIN=1 and keeps our stdin
+// open; when the harness exits (even by a crash) the pipe closes and so do we.
+if (process.env.SSO_EXIT_WITH_STDIN === '1') {
+  process.stdin.on('end', () => shutdown('stdin closed'));
+  process.stdin.on('error', () => shutdown('stdin closed'));
+  process.stdin.resume();
+}

@@ -1,0 +1,368 @@
+//! Test harness: a real OpenID Provider (`oidc-provider` from npm, tests/sso) started once per
+//! test binary on loopback, and a BFF per test on port 0, driven over real HTTP by a client that
+//! keeps a cookie jar per site.
+
+use oidc_bff::{App, Config};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use url::Url;
+
+/// The public origin the BFF believes it has; the test client maps it to the real port.
+pub const PUBLIC_URL: &str = "https://app.test";
+pub const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+/// The test SSO: one oidc-provider process for the whole binary.
+pub struct TestSso {
+    pub issuer: String,
+    pub base: String,
+    pub pkjwt_private_pem: String,
+    _child: Mutex<Child>,
+    _stdin: Mutex<ChildStdin>,
+}
+
+static SSO: OnceLock<TestSso> = OnceLock::new();
+/// Tests that inject faults into the shared SSO take this exclusively; all others share it.
+static FAULT_LOCK: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+pub async fn shared_sso() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    FAULT_LOCK.read().await
+}
+
+pub async fn exclusive_sso() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    FAULT_LOCK.write().await
+}
+
+fn client_list(pkjwt_public: &Value) -> Value {
+    let redirect = format!("{PUBLIC_URL}/api/callback");
+    let logout = format!("{PUBLIC_URL}/");
+    let client = |id: &str, method: &str, alg: &str| {
+        serde_json::json!({
+            "client_id": id,
+            "client_secret": format!("{id}-secret"),
+            "redirect_uris": [redirect],
+            "post_logout_redirect_uris": [logout],
+            "token_endpoint_auth_method": method,
+            "id_token_signed_response_alg": alg,
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+        })
+    };
+    let mut pkjwt = client("bff-pkjwt", "private_key_jwt", "PS256");
+    pkjwt["jwks"] = serde_json::json!({ "keys": [pkjwt_public] });
+    pkjwt.as_object_mut().unwrap().remove("client_secret");
+    serde_json::json!([
+        client("bff-basic", "client_secret_basic", "RS256"),
+        client("bff-post", "client_secret_post", "ES256"),
+        pkjwt,
+    ])
+}
+
+pub fn sso() -> &'static TestSso {
+    SSO.get_or_init(|| {
+        let key_pair = josekit::jws::PS256
+            .generate_key_pair(2048)
+            .expect("generate RSA key");
+        let mut public: Value =
+            serde_json::from_str(&key_pair.to_jwk_public_key().to_string()).unwrap();
+        public["kid"] = "bff-pkjwt-1".into();
+        public["alg"] = "PS256".into();
+        let pem = String::from_utf8(key_pair.to_pem_private_key()).unwrap();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sso");
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .current_dir(dir)
+            .env("SSO_MODE", "test")
+            .env("SSO_HOST", "127.0.0.1")
+            .env("SSO_PORT", "0")
+            .env("SSO_PATH", "/affwebservices/CASSO/oidc/app-test")
+            .env("SSO_CLIENTS", client_list(&public).to_string())
+            .env("SSO_ACCESS_TOKEN_TTL", "120")
+            .env("SSO_EXIT_WITH_STDIN", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var_os("SSO_VERBOSE").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .expect("start node tests/sso/server.mjs (run `npm ci` in tests/sso)");
+        let stdout = child.stdout.take().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the SSO's ready line");
+        let ready: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("the SSO did not start: {line:?}"));
+        let issuer = ready["issuer"].as_str().unwrap().to_string();
+        let base = format!("http://127.0.0.1:{}", ready["port"]);
+        TestSso {
+            issuer,
+            base,
+            pkjwt_private_pem: pem,
+            _child: Mutex::new(child),
+            _stdin: Mutex::new(stdin),
+        }
+    })
+}
+
+impl TestSso {
+    pub async fn stats(&self) -> Value {
+        reqwest::get(format!("{}/__test/stats", self.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn control(&self, path: &str, body: Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/__test/{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "control {path}: {}", response.status());
+    }
+
+    pub async fn fault(&self, target: &str, mode: Option<&str>) {
+        self.control("fault", serde_json::json!({"target": target, "mode": mode})).await;
+    }
+
+}
+
+/// Configuration for a BFF against the test SSO with client `bff-basic`, plus `extra` TOML.
+pub fn config_toml(extra: &str) -> String {
+    let sso = sso();
+    format!(
+        r#"
+        [server]
+        bind = "127.0.0.1:0"
+        public_url = "{PUBLIC_URL}"
+        [oidc]
+        issuer = "{issuer}"
+        client_id = "bff-basic"
+        client_secret = "bff-basic-secret"
+        http_timeout = "3s"
+        [session]
+        keys = ["{KEY}"]
+        {extra}
+        "#,
+        issuer = sso.issuer
+    )
+}
+
+/// Merges `overrides` (a TOML document) over the base configuration.
+pub fn config_with(overrides: &str) -> Config {
+    use figment::providers::{Format, Toml};
+    let figment = figment::Figment::from(Toml::string(&config_toml(""))).merge(Toml::string(overrides));
+    Config::from_figment("test".into(), figment).expect("test configuration is valid")
+}
+
+/// A running BFF and a browser-like client for it.
+pub struct TestApp {
+    pub address: String,
+    pub state: std::sync::Arc<oidc_bff::state::AppState>,
+    pub http: reqwest::Client,
+    pub jar: Jar,
+    pub sso_jar: Jar,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(config_with("")).await
+}
+
+pub async fn spawn_app_with(config: Config) -> TestApp {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()))
+        .try_init();
+    let app = App::build(config).await.expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp {
+        address,
+        state,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        jar: Jar::default(),
+        sso_jar: Jar::default(),
+    }
+}
+
+/// A cookie jar for one site: names to values, honouring removal by `Max-Age=0`. It also keeps
+/// the raw `Set-Cookie` lines of the last response for attribute checks.
+#[derive(Default, Clone, Debug)]
+pub struct Jar {
+    pub cookies: BTreeMap<String, String>,
+    pub last_set_cookie: Vec<String>,
+}
+
+impl Jar {
+    pub fn absorb(&mut self, response: &reqwest::Response) {
+        self.last_set_cookie.clear();
+        for value in response.headers().get_all("set-cookie") {
+            let line = value.to_str().unwrap().to_string();
+            let (pair, attributes) = line.split_once(';').unwrap_or((&line, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            let removed = attributes
+                .split(';')
+                .any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+            if removed {
+                self.cookies.remove(name.trim());
+            } else {
+                self.cookies.insert(name.trim().to_string(), value.trim().to_string());
+            }
+            self.last_set_cookie.push(line);
+        }
+    }
+
+    pub fn header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn set_cookie_line(&self, name: &str) -> Option<&String> {
+        self.last_set_cookie
+            .iter()
+            .find(|l| l.starts_with(&format!("{name}=")))
+    }
+
+    pub fn session_names(&self) -> Vec<&String> {
+        self.cookies
+            .keys()
+            .filter(|n| *n == "__Host-bff" || n.starts_with("__Host-bff."))
+            .collect()
+    }
+}
+
+impl TestApp {
+    /// GET a BFF path with the jar, absorbing cookies.
+    pub async fn get(&mut self, path: &str) -> reqwest::Response {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.address))
+            .header("cookie", self.jar.header())
+            .send()
+            .await
+            .unwrap();
+        self.jar.absorb(&response);
+        response
+    }
+
+    pub async fn request(&mut self, method: reqwest::Method, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.address))
+            .header("cookie", self.jar.header());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        self.jar.absorb(&response);
+        response
+    }
+
+    pub async fn session(&mut self) -> Value {
+        let response = self.get("/api/session").await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Starts a login; returns the SSO authorization URL.
+    pub async fn start_login(&mut self, return_to: &str) -> String {
+        let response = self
+            .get(&format!("/api/login?returnTo={}", urlencode(return_to)))
+            .await;
+        assert_eq!(response.status(), 302, "login: {:?}", response.text().await);
+        location(&response)
+    }
+
+    /// Signs in at the SSO as `user` via its scripted interaction; returns the callback URL
+    /// the SSO sent the browser to (on the public origin).
+    pub async fn authorize_at_sso(&mut self, authorize_url: &str, user: &str) -> Url {
+        let mut url = Url::parse(authorize_url).unwrap();
+        let mut auto_done = false;
+        for _ in 0..10 {
+            if url.as_str().starts_with(PUBLIC_URL) {
+                return url;
+            }
+            let response = self
+                .http
+                .get(url.clone())
+                .header("cookie", self.sso_jar.header())
+                .send()
+                .await
+                .unwrap();
+            self.sso_jar.absorb(&response);
+            assert!(
+                response.status().is_redirection(),
+                "SSO step {url} answered {}",
+                response.status()
+            );
+            let next = url.join(&location(&response)).unwrap();
+            url = if next.path().contains("/interaction/") && !auto_done {
+                auto_done = true;
+                let mut auto = next.clone();
+                auto.set_path(&format!("{}/auto", next.path()));
+                auto.set_query(Some(&format!("user={user}")));
+                auto
+            } else {
+                next
+            };
+        }
+        panic!("the SSO never redirected back to the app");
+    }
+
+    /// Calls the BFF's callback with the query the SSO produced.
+    pub async fn callback(&mut self, callback: &Url) -> reqwest::Response {
+        let path = format!("{}?{}", callback.path(), callback.query().unwrap_or(""));
+        self.get(&path).await
+    }
+
+    /// The whole sign-in; asserts it lands on `return_to`.
+    pub async fn login_as(&mut self, user: &str) {
+        let authorize = self.start_login("/home").await;
+        let callback = self.authorize_at_sso(&authorize, user).await;
+        let response = self.callback(&callback).await;
+        assert_eq!(response.status(), 302);
+        assert_eq!(location(&response), "/home", "login failed");
+    }
+
+    pub fn csrf(&self) -> String {
+        self.jar.cookies.get("XSRF-TOKEN").cloned().expect("XSRF-TOKEN cookie")
+    }
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .expect("a Location header")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+pub fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
