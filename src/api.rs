@@ -166,7 +166,12 @@ impl BffApi {
     ///
     /// Redirects to the SSO with PKCE (S256), `state` and `nonce`, remembering them in a
     /// short-lived sealed `__Host-bff-login-*` cookie. `returnTo` must be a local path.
-    #[oai(path = "/api/login", method = "get", tag = "Tag::Auth", operation_id = "login")]
+    #[oai(
+        path = "/api/login",
+        method = "get",
+        tag = "Tag::Auth",
+        operation_id = "login"
+    )]
     async fn login(
         &self,
         state: Data<&Arc<AppState>>,
@@ -194,7 +199,12 @@ impl BffApi {
     /// redirects to `/?authError=<code>` with no session: `access_denied`, `sso_error`,
     /// `invalid_state`, `login_expired`, `invalid_issuer`, `invalid_request`, `code_rejected`,
     /// `invalid_id_token`, `sso_unavailable`, `session_too_large`.
-    #[oai(path = "/api/callback", method = "get", tag = "Tag::Auth", operation_id = "callback")]
+    #[oai(
+        path = "/api/callback",
+        method = "get",
+        tag = "Tag::Auth",
+        operation_id = "callback"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn callback(
         &self,
@@ -223,7 +233,12 @@ impl BffApi {
     ///
     /// Always 200: `{"authenticated": false}` without a valid session. Refreshes the tokens
     /// first when they are due; if the SSO is unavailable the session is kept as it is.
-    #[oai(path = "/api/session", method = "get", tag = "Tag::Auth", operation_id = "getSession")]
+    #[oai(
+        path = "/api/session",
+        method = "get",
+        tag = "Tag::Auth",
+        operation_id = "getSession"
+    )]
     async fn session(
         &self,
         state: Data<&Arc<AppState>>,
@@ -232,7 +247,9 @@ impl BffApi {
     ) -> SessionResponse {
         let info = match state.session(&cookies, &out, now()).await {
             SessionState::None => SessionInfo::anonymous(),
-            SessionState::Active(session) | SessionState::Stale(session, _) => describe(&state, &session),
+            SessionState::Active(session) | SessionState::Stale(session, _) => {
+                describe(&state, &session)
+            }
         };
         SessionResponse::Ok(Json(info), "no-store".into())
     }
@@ -241,7 +258,12 @@ impl BffApi {
     ///
     /// Needs the `X-XSRF-TOKEN` header. Clears the session cookies, revokes the refresh token at
     /// the SSO, and answers the URL that ends the SSO session too.
-    #[oai(path = "/api/logout", method = "post", tag = "Tag::Auth", operation_id = "logout")]
+    #[oai(
+        path = "/api/logout",
+        method = "post",
+        tag = "Tag::Auth",
+        operation_id = "logout"
+    )]
     async fn logout_post(
         &self,
         state: Data<&Arc<AppState>>,
@@ -251,10 +273,13 @@ impl BffApi {
         out: Data<&Arc<ResponseCookies>>,
     ) -> Result<LogoutResponse, Error> {
         if !crate::csrf::origin_allowed(&state.config, headers) {
-            return Err(Error::new(ErrorKind::CsrfRejected, "the request's Origin is not allowed"));
+            return Err(Error::new(
+                ErrorKind::CsrfRejected,
+                "the request's Origin is not allowed",
+            ));
         }
         let session = match state.cookies.read(&cookies) {
-            crate::session_cookie::SessionRead::Valid(session) => session,
+            crate::session_cookie::SessionRead::Valid(session) => *session,
             _ => {
                 state.cookies.clear(&cookies, &out);
                 return Ok(LogoutResponse::Ok(
@@ -272,14 +297,22 @@ impl BffApi {
             ));
         }
         let logout_url = end_session(&state, &session, &cookies, &out).await;
-        Ok(LogoutResponse::Ok(Json(LogoutResult { logout_url }), "no-store".into()))
+        Ok(LogoutResponse::Ok(
+            Json(LogoutResult { logout_url }),
+            "no-store".into(),
+        ))
     }
 
     /// Sign out by navigation.
     ///
     /// Needs the session's own `sid` (from `logoutUrl` of `/api/session`); without it → 400 and
     /// nothing is cleared. Without a session → 302 to `/`.
-    #[oai(path = "/api/logout", method = "get", tag = "Tag::Auth", operation_id = "logoutRedirect")]
+    #[oai(
+        path = "/api/logout",
+        method = "get",
+        tag = "Tag::Auth",
+        operation_id = "logoutRedirect"
+    )]
     async fn logout_get(
         &self,
         state: Data<&Arc<AppState>>,
@@ -288,7 +321,7 @@ impl BffApi {
         out: Data<&Arc<ResponseCookies>>,
     ) -> Result<Redirect, Error> {
         let session = match state.cookies.read(&cookies) {
-            crate::session_cookie::SessionRead::Valid(session) => session,
+            crate::session_cookie::SessionRead::Valid(session) => *session,
             _ => {
                 state.cookies.clear(&cookies, &out);
                 return Ok(redirect("/"));
@@ -305,17 +338,29 @@ impl BffApi {
                 "logout by GET needs the session's sid (see logoutUrl in /api/session)",
             ));
         }
-        Ok(redirect(end_session(&state, &session, &cookies, &out).await))
+        Ok(redirect(
+            end_session(&state, &session, &cookies, &out).await,
+        ))
     }
 
     /// Liveness: 200 while the process serves.
-    #[oai(path = "/healthz", method = "get", tag = "Tag::Operations", operation_id = "healthz")]
+    #[oai(
+        path = "/healthz",
+        method = "get",
+        tag = "Tag::Operations",
+        operation_id = "healthz"
+    )]
     async fn healthz(&self) -> PlainText<String> {
         PlainText("ok".into())
     }
 
     /// Readiness: 200 once the SSO's discovery document and keys are loaded, else 503.
-    #[oai(path = "/readyz", method = "get", tag = "Tag::Operations", operation_id = "readyz")]
+    #[oai(
+        path = "/readyz",
+        method = "get",
+        tag = "Tag::Operations",
+        operation_id = "readyz"
+    )]
     async fn readyz(&self, state: Data<&Arc<AppState>>) -> ReadyResponse {
         if state.sso.is_ready() {
             ReadyResponse::Ready(PlainText("ready".into()))
@@ -332,152 +377,158 @@ fn app_root(state: &AppState) -> String {
     format!("{}/", state.config.server.public_url)
 }
 
-    /// The callback's steps; `Err` carries the `authError` code.
-    async fn complete_login(
-        app: &AppState,
-        code: Option<String>,
-        state_param: Option<String>,
-        iss: Option<String>,
-        sso_error: Option<String>,
-        cookies: &RequestCookies,
-        out: &ResponseCookies,
-    ) -> Result<String, &'static str> {
-        let state_param = state_param.ok_or_else(|| {
-            tracing::info!("callback without state");
+/// The callback's steps; `Err` carries the `authError` code.
+async fn complete_login(
+    app: &AppState,
+    code: Option<String>,
+    state_param: Option<String>,
+    iss: Option<String>,
+    sso_error: Option<String>,
+    cookies: &RequestCookies,
+    out: &ResponseCookies,
+) -> Result<String, &'static str> {
+    let state_param = state_param.ok_or_else(|| {
+        tracing::info!("callback without state");
+        auth_error::INVALID_STATE
+    })?;
+    let login = app
+        .cookies
+        .take_login(cookies, out, &state_param)
+        .ok_or_else(|| {
+            tracing::info!("callback state matches no login flow (forged, replayed or expired)");
             auth_error::INVALID_STATE
         })?;
-        let login = app
-            .cookies
-            .take_login(cookies, out, &state_param)
-            .ok_or_else(|| {
-                tracing::info!("callback state matches no login flow (forged, replayed or expired)");
-                auth_error::INVALID_STATE
-            })?;
-        let now = now();
-        if now - login.created_at > LOGIN_FLOW_LIFETIME.as_secs() as i64 {
-            tracing::info!("login flow expired");
-            return Err(auth_error::LOGIN_EXPIRED);
+    let now = now();
+    if now - login.created_at > LOGIN_FLOW_LIFETIME.as_secs() as i64 {
+        tracing::info!("login flow expired");
+        return Err(auth_error::LOGIN_EXPIRED);
+    }
+    if let Some(error) = sso_error {
+        tracing::info!(sso_error = %sanitize(&error), "the SSO answered the login with an error");
+        return Err(if error == "access_denied" {
+            auth_error::ACCESS_DENIED
+        } else {
+            auth_error::SSO_ERROR
+        });
+    }
+    let provider = app.sso.provider().await.map_err(|error| {
+        tracing::warn!(error = %error, "callback: SSO metadata unavailable");
+        auth_error::SSO_UNAVAILABLE
+    })?;
+    match iss {
+        Some(iss) if iss != app.config.oidc.issuer => {
+            tracing::warn!(iss = %sanitize(&iss), "callback iss does not name our SSO (RFC 9207)");
+            return Err(auth_error::INVALID_ISSUER);
         }
-        if let Some(error) = sso_error {
-            tracing::info!(sso_error = %sanitize(&error), "the SSO answered the login with an error");
-            return Err(if error == "access_denied" {
-                auth_error::ACCESS_DENIED
-            } else {
-                auth_error::SSO_ERROR
-            });
+        None if provider.iss_parameter_supported => {
+            tracing::warn!("callback without iss although the SSO promises it (RFC 9207)");
+            return Err(auth_error::INVALID_ISSUER);
         }
-        let provider = app.sso.provider().await.map_err(|error| {
-            tracing::warn!(error = %error, "callback: SSO metadata unavailable");
-            auth_error::SSO_UNAVAILABLE
+        _ => {}
+    }
+    let code = code
+        .filter(|c| !c.is_empty())
+        .ok_or(auth_error::MISSING_CODE)?;
+    let tokens = app
+        .sso
+        .exchange_code(&provider, &code, &login.pkce_verifier, now)
+        .await
+        .map_err(|error| {
+            tracing::info!(error = %error, "code exchange failed");
+            match error {
+                TokenError::Refused { .. } => auth_error::CODE_REJECTED,
+                TokenError::Unavailable(_) => auth_error::SSO_UNAVAILABLE,
+            }
         })?;
-        match iss {
-            Some(iss) if iss != app.config.oidc.issuer => {
-                tracing::warn!(iss = %sanitize(&iss), "callback iss does not name our SSO (RFC 9207)");
-                return Err(auth_error::INVALID_ISSUER);
-            }
-            None if provider.iss_parameter_supported => {
-                tracing::warn!("callback without iss although the SSO promises it (RFC 9207)");
-                return Err(auth_error::INVALID_ISSUER);
-            }
-            _ => {}
-        }
-        let code = code.filter(|c| !c.is_empty()).ok_or(auth_error::MISSING_CODE)?;
-        let tokens = app
-            .sso
-            .exchange_code(&provider, &code, &login.pkce_verifier, now)
-            .await
-            .map_err(|error| {
-                tracing::info!(error = %error, "code exchange failed");
-                match error {
-                    TokenError::Refused { .. } => auth_error::CODE_REJECTED,
-                    TokenError::Unavailable(_) => auth_error::SSO_UNAVAILABLE,
-                }
-            })?;
-        let id_token = tokens.id_token.as_deref().ok_or_else(|| {
-            tracing::warn!("token response without an ID token");
+    let id_token = tokens.id_token.as_deref().ok_or_else(|| {
+        tracing::warn!("token response without an ID token");
+        auth_error::INVALID_ID_TOKEN
+    })?;
+    app.sso
+        .verify_id_token(id_token, ExpectedNonce::Exactly(&login.nonce), None)
+        .await
+        .map_err(|error| {
+            tracing::warn!(error = %error, "ID token refused");
             auth_error::INVALID_ID_TOKEN
         })?;
-        app
+    let id_token = CompactToken::new(id_token);
+    let access_token = CompactToken::new(&tokens.access_token);
+    let session = Session {
+        sid: Session::new_sid(),
+        login_at: now,
+        last_seen: now,
+        roles: app.roles_of(&id_token, &access_token),
+        access_token,
+        access_expires_at: tokens.access_expires_at,
+        refresh_token: tokens.refresh_token.as_deref().map(CompactToken::new),
+        id_token,
+    };
+    match app.cookies.write(cookies, out, &session, now) {
+        Ok((count, bytes)) => {
+            tracing::info!(cookies = count, bytes, "signed in");
+            Ok(login.return_to)
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "login refused: raise session.max_chunks or trim the SSO's token claims");
+            Err(auth_error::SESSION_TOO_LARGE)
+        }
+    }
+}
+
+/// Clears the session, revokes its refresh token and builds the way out of the SSO.
+async fn end_session(
+    state: &AppState,
+    session: &Session,
+    cookies: &RequestCookies,
+    out: &ResponseCookies,
+) -> String {
+    state.cookies.clear(cookies, out);
+    let Ok(provider) = state.sso.provider().await else {
+        return app_root(state);
+    };
+    if let Some(refresh_token) = &session.refresh_token {
+        state
             .sso
-            .verify_id_token(id_token, ExpectedNonce::Exactly(&login.nonce), None)
-            .await
-            .map_err(|error| {
-                tracing::warn!(error = %error, "ID token refused");
-                auth_error::INVALID_ID_TOKEN
-            })?;
-        let id_token = CompactToken::new(id_token);
-        let access_token = CompactToken::new(&tokens.access_token);
-        let session = Session {
-            sid: Session::new_sid(),
-            login_at: now,
-            last_seen: now,
-            roles: app.roles_of(&id_token, &access_token),
-            access_token,
-            access_expires_at: tokens.access_expires_at,
-            refresh_token: tokens.refresh_token.as_deref().map(CompactToken::new),
-            id_token,
-        };
-        match app.cookies.write(cookies, out, &session, now) {
-            Ok((count, bytes)) => {
-                tracing::info!(cookies = count, bytes, "signed in");
-                Ok(login.return_to)
-            }
-            Err(error) => {
-                tracing::error!(error = %error, "login refused: raise session.max_chunks or trim the SSO's token claims");
-                Err(auth_error::SESSION_TOO_LARGE)
-            }
-        }
+            .revoke_refresh_token(&provider, &refresh_token.expose())
+            .await;
     }
+    crate::oidc::end_session::end_session_url(
+        &provider,
+        &session.id_token.expose(),
+        &state.config.oidc.client_id,
+        &app_root(state),
+        &crate::oidc::authorize::random_token(16),
+    )
+    .unwrap_or_else(|| app_root(state))
+}
 
-    /// Clears the session, revokes its refresh token and builds the way out of the SSO.
-    async fn end_session(state: &AppState, session: &Session, cookies: &RequestCookies, out: &ResponseCookies) -> String {
-        state.cookies.clear(cookies, out);
-        let Ok(provider) = state.sso.provider().await else {
-            return app_root(state);
-        };
-        if let Some(refresh_token) = &session.refresh_token {
-            state
-                .sso
-                .revoke_refresh_token(&provider, &refresh_token.expose())
-                .await;
-        }
-        crate::oidc::end_session::end_session_url(
-            &provider,
-            &session.id_token.expose(),
-            &state.config.oidc.client_id,
-            &app_root(state),
-            &crate::oidc::authorize::random_token(16),
-        )
-        .unwrap_or_else(|| app_root(state))
+fn describe(state: &AppState, session: &Session) -> SessionInfo {
+    let config = &state.config;
+    let mut claims = session.id_claims();
+    for hidden in HIDDEN_CLAIMS {
+        claims.remove(*hidden);
     }
-
-    fn describe(state: &AppState, session: &Session) -> SessionInfo {
-        let config = &state.config;
-        let mut claims = session.id_claims();
-        for hidden in HIDDEN_CLAIMS {
-            claims.remove(*hidden);
-        }
-        let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(String::from);
-        let user = User {
-            sub: text("sub").unwrap_or_default(),
-            name: text("name"),
-            email: text("email"),
-            roles: session.roles.clone(),
-        };
-        let time = |secs: i64| Utc.timestamp_opt(secs, 0).single();
-        SessionInfo {
-            authenticated: true,
-            user: Some(user),
-            claims: Some(serde_json::Value::Object(claims)),
-            expires_at: time(session.expires_at(
-                config.session.absolute_lifetime,
-                config.session.idle_timeout,
-            )),
-            access_token_expires_at: time(session.access_expires_at),
-            logout_url: Some(format!("/api/logout?sid={}", session.sid_text())),
-            csrf_token: Some(state.cookies.csrf_token(session)),
-        }
+    let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(String::from);
+    let user = User {
+        sub: text("sub").unwrap_or_default(),
+        name: text("name"),
+        email: text("email"),
+        roles: session.roles.clone(),
+    };
+    let time = |secs: i64| Utc.timestamp_opt(secs, 0).single();
+    SessionInfo {
+        authenticated: true,
+        user: Some(user),
+        claims: Some(serde_json::Value::Object(claims)),
+        expires_at: time(session.expires_at(
+            config.session.absolute_lifetime,
+            config.session.idle_timeout,
+        )),
+        access_token_expires_at: time(session.access_expires_at),
+        logout_url: Some(format!("/api/logout?sid={}", session.sid_text())),
+        csrf_token: Some(state.cookies.csrf_token(session)),
     }
+}
 
 /// A value from the browser, shortened and stripped of control characters for a log line.
 fn sanitize(text: &str) -> String {
@@ -499,7 +550,10 @@ impl poem_openapi::ApiResponse for Error {
         MetaResponses {
             responses: vec![
                 problem(400, "Bad input (problem+json)"),
-                problem(403, "Refused: foreign Origin or missing/invalid X-XSRF-TOKEN (problem+json)"),
+                problem(
+                    403,
+                    "Refused: foreign Origin or missing/invalid X-XSRF-TOKEN (problem+json)",
+                ),
                 problem(503, "The SSO is unavailable; retry later (problem+json)"),
             ],
         }

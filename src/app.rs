@@ -17,13 +17,12 @@ use std::time::Instant;
 
 /// The OpenAPI service describing the BFF's own endpoints.
 pub fn openapi_service() -> OpenApiService<BffApi, ()> {
-    OpenApiService::new(BffApi, "oidc-bff", env!("CARGO_PKG_VERSION"))
-        .description(
-            "A stateless Backend-for-Frontend: OpenID Connect sign-in with PKCE, tokens sealed \
+    OpenApiService::new(BffApi, "oidc-bff", env!("CARGO_PKG_VERSION")).description(
+        "A stateless Backend-for-Frontend: OpenID Connect sign-in with PKCE, tokens sealed \
              in an httpOnly cookie, and an API relay. The session travels in the `__Host-bff` \
              cookie (chunked as `__Host-bff.0..n` when large); unsafe methods need the \
              `X-XSRF-TOKEN` header matching the `XSRF-TOKEN` cookie.",
-        )
+    )
 }
 
 /// The OpenAPI document as served at `/openapi.json` and printed by `oidc-bff openapi`.

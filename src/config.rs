@@ -402,10 +402,12 @@ const CONTROL_VARIABLES: &[&str] = &[
 const SECRET_KEYS: &[&str] = &["oidc.client_secret", "oidc.private_key", "session.keys"];
 
 fn is_known_key(dotted: &str) -> bool {
-    KNOWN_KEYS.iter().any(|known| match known.strip_suffix('*') {
-        Some(prefix) => dotted.starts_with(prefix) && dotted.len() > prefix.len(),
-        None => *known == dotted,
-    })
+    KNOWN_KEYS
+        .iter()
+        .any(|known| match known.strip_suffix('*') {
+            Some(prefix) => dotted.starts_with(prefix) && dotted.len() > prefix.len(),
+            None => *known == dotted,
+        })
 }
 
 /// Maps `BFF_OIDC__CLIENT_SECRET` to `oidc.client_secret`.
@@ -622,9 +624,8 @@ fn validate_server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
 
 /// Accepts `scheme://host[:port]` (a trailing `/` is tolerated) and returns it without the slash.
 fn parse_origin(key: &str, text: &str) -> Result<String, ConfigError> {
-    let url = Url::parse(text).map_err(|e| {
-        ConfigError::new(key, format!("`{text}` is not a URL ({e})"))
-    })?;
+    let url = Url::parse(text)
+        .map_err(|e| ConfigError::new(key, format!("`{text}` is not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(ConfigError::new(
             key,
@@ -780,7 +781,9 @@ fn validate_session(raw: RawSession) -> Result<SessionConfig, ConfigError> {
     let keys = keys_text
         .iter()
         .enumerate()
-        .map(|(i, text)| decode_key(text).map_err(|m| ConfigError::new(format!("session.keys[{i}]"), m)))
+        .map(|(i, text)| {
+            decode_key(text).map_err(|m| ConfigError::new(format!("session.keys[{i}]"), m))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let cookie_name = raw.cookie_name.unwrap_or_else(|| "__Host-bff".into());
     if cookie_name.is_empty()
@@ -807,7 +810,10 @@ fn validate_session(raw: RawSession) -> Result<SessionConfig, ConfigError> {
     }
     let max_chunks = raw.max_chunks.unwrap_or(4);
     if !(1..=10).contains(&max_chunks) {
-        return Err(ConfigError::new("session.max_chunks", "must be between 1 and 10"));
+        return Err(ConfigError::new(
+            "session.max_chunks",
+            "must be between 1 and 10",
+        ));
     }
     Ok(SessionConfig {
         keys,
@@ -892,12 +898,14 @@ fn lenient_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<S
         Float(f64),
         Bool(bool),
     }
-    Ok(Option::<Scalar>::deserialize(deserializer)?.map(|s| match s {
-        Scalar::Text(t) => t,
-        Scalar::Int(i) => i.to_string(),
-        Scalar::Float(f) => f.to_string(),
-        Scalar::Bool(b) => b.to_string(),
-    }))
+    Ok(
+        Option::<Scalar>::deserialize(deserializer)?.map(|s| match s {
+            Scalar::Text(t) => t,
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        }),
+    )
 }
 
 fn redact<S: Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
@@ -951,11 +959,17 @@ mod tests {
         );
         assert_eq!(config.session.cookie_name, "__Host-bff");
         assert_eq!(config.session.same_site, SameSite::Strict);
-        assert_eq!(config.session.absolute_lifetime, Duration::from_secs(8 * 3600));
+        assert_eq!(
+            config.session.absolute_lifetime,
+            Duration::from_secs(8 * 3600)
+        );
         assert_eq!(config.session.idle_timeout, Duration::from_secs(3600));
         assert_eq!(config.session.refresh_skew, Duration::from_secs(60));
         assert_eq!(config.roles.claims, ["roles", "groups"]);
-        assert_eq!(config.server.redirect_uri(), "https://app.example.com/api/callback");
+        assert_eq!(
+            config.server.redirect_uri(),
+            "https://app.example.com/api/callback"
+        );
     }
 
     #[test]
@@ -1110,7 +1124,10 @@ mod tests {
         for profile in ["dev", "stg", "prd"] {
             let vars: BTreeMap<String, String> = [
                 ("BFF_PROFILE", profile),
-                ("BFF_CONFIG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/profiles")),
+                (
+                    "BFF_CONFIG_DIR",
+                    concat!(env!("CARGO_MANIFEST_DIR"), "/profiles"),
+                ),
                 ("BFF_OIDC__CLIENT_SECRET", "x"),
                 ("BFF_SESSION__KEYS", KEY),
             ]

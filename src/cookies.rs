@@ -105,7 +105,10 @@ impl ResponseCookies {
 }
 
 /// Wraps an endpoint: request cookies in, queued `Set-Cookie` lines out.
-pub async fn cookie_layer<E: Endpoint>(ep: std::sync::Arc<E>, mut req: Request) -> poem::Result<Response> {
+pub async fn cookie_layer<E: Endpoint>(
+    ep: std::sync::Arc<E>,
+    mut req: Request,
+) -> poem::Result<Response> {
     let cookies = RequestCookies::from_request(&req);
     let out = std::sync::Arc::new(ResponseCookies::default());
     req.extensions_mut().insert(cookies);

@@ -6,7 +6,10 @@ use poem::http::{header, HeaderMap, Method};
 
 /// Whether `method` changes state and so needs the CSRF header.
 pub fn is_unsafe(method: &Method) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
 }
 
 /// Whether the request's `Origin` (when sent) is ours or an allowed SPA origin. Browsers send

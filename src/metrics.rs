@@ -41,7 +41,11 @@ impl Default for Metrics {
             "Session cookies that did not open, by reason",
             cookies_refused.clone(),
         );
-        registry.register("relayed_requests", "Relayed API requests by route and status", relayed.clone());
+        registry.register(
+            "relayed_requests",
+            "Relayed API requests by route and status",
+            relayed.clone(),
+        );
         Metrics {
             registry,
             logins,
@@ -56,7 +60,9 @@ impl Metrics {
     /// Counts a callback outcome (`ok` or the `authError` code).
     pub fn login(&self, result: &str) {
         self.logins
-            .get_or_create(&ResultLabel { result: result.into() })
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
             .inc();
     }
 
@@ -68,14 +74,18 @@ impl Metrics {
             Err(RefreshFailure::Unavailable(_)) => "sso_unavailable",
         };
         self.refreshes
-            .get_or_create(&ResultLabel { result: result.into() })
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
             .inc();
     }
 
     /// Counts a refused session cookie.
     pub fn cookie_refused(&self, reason: &str) {
         self.cookies_refused
-            .get_or_create(&ResultLabel { result: reason.into() })
+            .get_or_create(&ResultLabel {
+                result: reason.into(),
+            })
             .inc();
     }
 

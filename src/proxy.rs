@@ -92,9 +92,12 @@ fn match_route<'a>(state: &'a AppState, req: &Request) -> Result<(&'a Route, Str
         .routes
         .match_path(path)
         .ok_or_else(|| Error::new(ErrorKind::NotFound, "no route for this path"))?;
-    let url = route
-        .upstream_url(rest, req.uri().query())
-        .map_err(|_| Error::new(ErrorKind::BadRequest, "the path contains a dot-segment or an encoded separator"))?;
+    let url = route.upstream_url(rest, req.uri().query()).map_err(|_| {
+        Error::new(
+            ErrorKind::BadRequest,
+            "the path contains a dot-segment or an encoded separator",
+        )
+    })?;
     Ok((route, url))
 }
 
@@ -113,14 +116,20 @@ async fn authorize(state: &AppState, route: &Route, req: &Request) -> Result<Str
         .unwrap_or_default();
     let session = match state.session(&cookies, &out, now()).await {
         SessionState::None => {
-            return Err(Error::new(ErrorKind::Unauthenticated, "sign in first: no valid session"))
+            return Err(Error::new(
+                ErrorKind::Unauthenticated,
+                "sign in first: no valid session",
+            ))
         }
         SessionState::Stale(_, error) => return Err(error),
         SessionState::Active(session) => session,
     };
     if crate::csrf::is_unsafe(req.method()) {
         if !crate::csrf::origin_allowed(&state.config, req.headers()) {
-            return Err(Error::new(ErrorKind::CsrfRejected, "the request's Origin is not allowed"));
+            return Err(Error::new(
+                ErrorKind::CsrfRejected,
+                "the request's Origin is not allowed",
+            ));
         }
         let header = req.headers().get(XSRF_HEADER).and_then(|v| v.to_str().ok());
         if !state.cookies.verify_csrf(&session, header) {
@@ -133,7 +142,10 @@ async fn authorize(state: &AppState, route: &Route, req: &Request) -> Result<Str
     if !route.roles.is_empty() && !route.roles.iter().any(|r| session.roles.contains(r)) {
         return Err(Error::new(
             ErrorKind::Forbidden,
-            format!("this API needs one of the roles: {}", route.roles.join(", ")),
+            format!(
+                "this API needs one of the roles: {}",
+                route.roles.join(", ")
+            ),
         ));
     }
     Ok(session.access_token.expose())
@@ -163,7 +175,9 @@ fn build_upstream_request(
         .as_socket_addr()
         .map(|addr| addr.ip().to_string());
     let forwarded_for = match (
-        req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()),
+        req.headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok()),
         client_ip,
     ) {
         (Some(previous), Some(ip)) => Some(format!("{previous}, {ip}")),
@@ -221,8 +235,11 @@ async fn send(route: &Route, request: reqwest::RequestBuilder) -> Result<Respons
             ))
         }
         Ok(Err(error)) => {
-            return Err(Error::new(ErrorKind::UpstreamUnreachable, "the API could not be reached")
-                .with_source(anyhow::anyhow!("{}: {error}", route.prefix)))
+            return Err(Error::new(
+                ErrorKind::UpstreamUnreachable,
+                "the API could not be reached",
+            )
+            .with_source(anyhow::anyhow!("{}: {error}", route.prefix)))
         }
         Ok(Ok(upstream)) => upstream,
     };

@@ -88,7 +88,9 @@ impl Refresher {
                 let task = tokio::spawn(async move { call_sso(&sso, &token, subject, now).await });
                 let future = async move {
                     task.await.unwrap_or_else(|e| {
-                        Err(RefreshFailure::Unavailable(format!("refresh task failed: {e}")))
+                        Err(RefreshFailure::Unavailable(format!(
+                            "refresh task failed: {e}"
+                        )))
                     })
                 }
                 .boxed()
@@ -133,7 +135,9 @@ impl Refresher {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 async fn call_sso(sso: &Sso, refresh_token: &str, subject: Option<String>, now: i64) -> Outcome {

@@ -9,16 +9,18 @@ pub fn extract(paths: &[String], sources: &[&Map<String, Value>]) -> Vec<String>
     for source in sources {
         for path in paths {
             let mut segments = path.split('.');
-            let Some(first) = segments.next() else { continue };
+            let Some(first) = segments.next() else {
+                continue;
+            };
             let mut value = source.get(first);
             for segment in segments {
                 value = value.and_then(|v| v.get(segment));
             }
             match value {
                 Some(Value::String(role)) => roles.push(role.clone()),
-                Some(Value::Array(items)) => roles.extend(
-                    items.iter().filter_map(Value::as_str).map(String::from),
-                ),
+                Some(Value::Array(items)) => {
+                    roles.extend(items.iter().filter_map(Value::as_str).map(String::from))
+                }
                 _ => {}
             }
         }
@@ -40,11 +42,21 @@ mod tests {
     #[test]
     fn nested_paths_and_string_or_array_values() {
         let id = map(json!({"roles": "analyst", "realm_access": {"roles": ["admin", "analyst"]}}));
-        let at = map(json!({"resource_access": {"bff": {"roles": ["chat"]}}, "groups": [1, "staff"]}));
-        let paths: Vec<String> = ["roles", "groups", "realm_access.roles", "resource_access.bff.roles", "missing.path"]
-            .map(String::from)
-            .to_vec();
-        assert_eq!(extract(&paths, &[&id, &at]), ["admin", "analyst", "chat", "staff"]);
+        let at =
+            map(json!({"resource_access": {"bff": {"roles": ["chat"]}}, "groups": [1, "staff"]}));
+        let paths: Vec<String> = [
+            "roles",
+            "groups",
+            "realm_access.roles",
+            "resource_access.bff.roles",
+            "missing.path",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            extract(&paths, &[&id, &at]),
+            ["admin", "analyst", "chat", "staff"]
+        );
     }
 
     #[test]

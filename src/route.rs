@@ -136,7 +136,7 @@ impl RouteTable {
                 timeout,
             });
         }
-        routes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         Ok(RouteTable { routes })
     }
 
@@ -268,9 +268,15 @@ mod tests {
             "http://chat.internal:9000/v1/stream?a=1&b=2"
         );
         let (route, rest) = table.match_path("/api/analytics").unwrap();
-        assert_eq!(route.upstream_url(rest, None).unwrap(), "http://analytics.internal/");
+        assert_eq!(
+            route.upstream_url(rest, None).unwrap(),
+            "http://analytics.internal/"
+        );
         let (route, rest) = table.match_path("/api/analytics/x").unwrap();
-        assert_eq!(route.upstream_url(rest, None).unwrap(), "http://analytics.internal/x");
+        assert_eq!(
+            route.upstream_url(rest, None).unwrap(),
+            "http://analytics.internal/x"
+        );
     }
 
     #[test]
@@ -298,7 +304,10 @@ mod tests {
     #[test]
     fn invalid_routes_fail_with_the_key() {
         let cases = [
-            (vec![raw("/api/chat", "http://a"), raw("/api/chat", "http://b")], "routes[1].prefix"),
+            (
+                vec![raw("/api/chat", "http://a"), raw("/api/chat", "http://b")],
+                "routes[1].prefix",
+            ),
             (vec![raw("/api", "http://a")], "routes[0].prefix"),
             (vec![raw("/api/login/x", "http://a")], "routes[0].prefix"),
             (vec![raw("/metrics", "http://a")], "routes[0].prefix"),

@@ -322,7 +322,10 @@ mod tests {
                 let mut flipped = sealed.clone();
                 flipped[i] ^= 1 << bit;
                 let text = URL_SAFE_NO_PAD.encode(&flipped);
-                assert!(ring.open("__Host-bff", &text).is_err(), "byte {i} bit {bit}");
+                assert!(
+                    ring.open("__Host-bff", &text).is_err(),
+                    "byte {i} bit {bit}"
+                );
             }
         }
     }
@@ -332,7 +335,10 @@ mod tests {
         let ring = KeyRing::new(&[K1]);
         let sealed = ring.seal("__Host-bff", b"a payload worth protecting");
         for len in 0..sealed.len() {
-            assert!(ring.open("__Host-bff", &sealed[..len]).is_err(), "len {len}");
+            assert!(
+                ring.open("__Host-bff", &sealed[..len]).is_err(),
+                "len {len}"
+            );
         }
     }
 
@@ -356,7 +362,10 @@ mod tests {
     fn old_key_still_opens_after_rotation_and_new_key_seals() {
         let old = KeyRing::new(&[K1]).seal("__Host-bff", b"before rotation");
         let rotated = KeyRing::new(&[K2, K1]);
-        assert_eq!(rotated.open("__Host-bff", &old).unwrap(), b"before rotation");
+        assert_eq!(
+            rotated.open("__Host-bff", &old).unwrap(),
+            b"before rotation"
+        );
         let new = rotated.seal("__Host-bff", b"after");
         assert_eq!(
             KeyRing::new(&[K1]).open("__Host-bff", &new),
@@ -391,9 +400,15 @@ mod tests {
         let big: String = "x".repeat(9000);
         let chunks = chunk("__Host-bff", &big, 4).unwrap();
         assert_eq!(chunks.len(), 3);
-        assert!(chunks.iter().all(|(n, v)| n.len() + v.len() <= MAX_COOKIE_BYTES));
+        assert!(chunks
+            .iter()
+            .all(|(n, v)| n.len() + v.len() <= MAX_COOKIE_BYTES));
         assert_eq!(chunks[0].0, "__Host-bff.0");
-        let pairs: Vec<(&str, &str)> = chunks.iter().rev().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = chunks
+            .iter()
+            .rev()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         assert_eq!(reassemble("__Host-bff", pairs, 4).unwrap(), big);
         assert!(chunk("__Host-bff", &big, 2).is_none());
     }
@@ -401,11 +416,20 @@ mod tests {
     #[test]
     fn missing_or_extra_chunks_are_inconsistent() {
         let gap = [("__Host-bff.0", "a"), ("__Host-bff.2", "c")];
-        assert_eq!(reassemble("__Host-bff", gap, 4), Err(ChunkError::Inconsistent));
+        assert_eq!(
+            reassemble("__Host-bff", gap, 4),
+            Err(ChunkError::Inconsistent)
+        );
         let both = [("__Host-bff", "a"), ("__Host-bff.0", "a")];
-        assert_eq!(reassemble("__Host-bff", both, 4), Err(ChunkError::Inconsistent));
+        assert_eq!(
+            reassemble("__Host-bff", both, 4),
+            Err(ChunkError::Inconsistent)
+        );
         let beyond = [("__Host-bff.0", "a"), ("__Host-bff.4", "c")];
-        assert_eq!(reassemble("__Host-bff", beyond, 4), Err(ChunkError::Inconsistent));
+        assert_eq!(
+            reassemble("__Host-bff", beyond, 4),
+            Err(ChunkError::Inconsistent)
+        );
         let none = [("other", "a"), ("__Host-bff-login-x", "b")];
         assert_eq!(reassemble("__Host-bff", none, 4), Err(ChunkError::Absent));
     }
@@ -417,7 +441,10 @@ mod tests {
         let sealed = ring.seal("__Host-bff", &payload);
         let chunks = chunk("__Host-bff", &sealed, 10).unwrap();
         assert!(chunks.len() >= 3);
-        let mut pairs: Vec<(&str, &str)> = chunks.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let mut pairs: Vec<(&str, &str)> = chunks
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         let whole = reassemble("__Host-bff", pairs.clone(), 10).unwrap();
         assert_eq!(ring.open("__Host-bff", &whole).unwrap(), payload);
         pairs.pop();

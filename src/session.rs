@@ -74,7 +74,9 @@ impl CompactToken {
                 payload,
                 signature,
             } => {
-                let mut out = String::with_capacity((header.len() + payload.len() + signature.len()) * 4 / 3 + 4);
+                let mut out = String::with_capacity(
+                    (header.len() + payload.len() + signature.len()) * 4 / 3 + 4,
+                );
                 URL_SAFE_NO_PAD.encode_string(header, &mut out);
                 out.push('.');
                 URL_SAFE_NO_PAD.encode_string(payload, &mut out);
@@ -231,11 +233,19 @@ mod tests {
 
     #[test]
     fn opaque_and_non_canonical_tokens_are_kept_verbatim() {
-        for text in ["opaque-token-123", "a.b", "a.b.c.d.e", "eyJhIjoxfQ.eyJhIjoxfR.x"] {
+        for text in [
+            "opaque-token-123",
+            "a.b",
+            "a.b.c.d.e",
+            "eyJhIjoxfQ.eyJhIjoxfR.x",
+        ] {
             let token = CompactToken::new(text);
             assert_eq!(token.expose(), text);
         }
-        assert!(matches!(CompactToken::new("eyJhIjoxfQ.eyJhIjoxfR.x"), CompactToken::Opaque(_)));
+        assert!(matches!(
+            CompactToken::new("eyJhIjoxfQ.eyJhIjoxfR.x"),
+            CompactToken::Opaque(_)
+        ));
     }
 
     #[test]

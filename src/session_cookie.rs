@@ -23,7 +23,7 @@ pub enum SessionRead {
     /// treated as no session, and cleared.
     Invalid(&'static str),
     /// A session.
-    Valid(Session),
+    Valid(Box<Session>),
 }
 
 /// The session is too large for the configured number of cookies.
@@ -48,7 +48,9 @@ pub struct SessionCookies {
 
 impl std::fmt::Debug for SessionCookies {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionCookies").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("SessionCookies")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -96,7 +98,7 @@ impl SessionCookies {
         };
         match self.ring.open(&self.name, &sealed) {
             Ok(bytes) => match Session::from_bytes(&bytes) {
-                Some(session) => SessionRead::Valid(session),
+                Some(session) => SessionRead::Valid(Box::new(session)),
                 None => SessionRead::Invalid("unreadable payload"),
             },
             Err(seal::OpenError::Malformed) => SessionRead::Invalid("malformed"),
@@ -140,7 +142,13 @@ impl SessionCookies {
     }
 
     /// Makes sure the browser holds this session's CSRF cookie (it may have been deleted).
-    pub fn ensure_csrf_cookie(&self, request: &RequestCookies, out: &ResponseCookies, session: &Session, now: i64) {
+    pub fn ensure_csrf_cookie(
+        &self,
+        request: &RequestCookies,
+        out: &ResponseCookies,
+        session: &Session,
+        now: i64,
+    ) {
         let csrf = self.csrf_token(session);
         if request.get(XSRF_COOKIE) != Some(csrf.as_str()) {
             self.set_csrf_cookie(out, &csrf, Some(session.login_at + self.lifetime - now));
@@ -206,7 +214,11 @@ impl SessionCookies {
 
     /// The login cookie's name for a flow, keyed by its state so parallel tabs do not collide.
     fn login_cookie_name(&self, state: &str) -> String {
-        let key: String = state.chars().filter(char::is_ascii_alphanumeric).take(16).collect();
+        let key: String = state
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(16)
+            .collect();
         format!("{}{key}", self.login_prefix)
     }
 
@@ -215,7 +227,11 @@ impl SessionCookies {
     pub fn write_login(&self, out: &ResponseCookies, login: &LoginState) {
         let name = self.login_cookie_name(&login.state);
         let sealed = self.ring.seal(&name, &login.to_bytes());
-        out.set(&name, &sealed, login_attributes(Some(LOGIN_FLOW_LIFETIME.as_secs() as i64)));
+        out.set(
+            &name,
+            &sealed,
+            login_attributes(Some(LOGIN_FLOW_LIFETIME.as_secs() as i64)),
+        );
     }
 
     /// Opens the login state for `state` and expires its cookie. `None` when there is no such

@@ -76,9 +76,13 @@ impl AppState {
                 self.cookies.clear(request, out);
                 return SessionState::None;
             }
-            SessionRead::Valid(session) => session,
+            SessionRead::Valid(session) => *session,
         };
-        if session.is_over(now, session_config.absolute_lifetime, session_config.idle_timeout) {
+        if session.is_over(
+            now,
+            session_config.absolute_lifetime,
+            session_config.idle_timeout,
+        ) {
             tracing::info!("session over (absolute lifetime or idle timeout)");
             self.cookies.clear(request, out);
             return SessionState::None;

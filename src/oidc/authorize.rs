@@ -21,7 +21,11 @@ pub fn random_token(bytes: usize) -> String {
 
 impl Sso {
     /// The authorization URL and the state that must come back with the callback.
-    pub async fn authorize(&self, return_to: String, now: i64) -> Result<(String, LoginState), Error> {
+    pub async fn authorize(
+        &self,
+        return_to: String,
+        now: i64,
+    ) -> Result<(String, LoginState), Error> {
         let provider = self.provider().await?;
         let state = random_token(32);
         let nonce = random_token(32);
@@ -64,9 +68,8 @@ impl Sso {
 
 /// The configured issuer as the crate's type (validated at startup, so failure is internal).
 pub(crate) fn issuer_url(issuer: &str) -> Result<IssuerUrl, Error> {
-    IssuerUrl::new(issuer.to_string()).map_err(|e| {
-        Error::new(crate::error::ErrorKind::Internal, "invalid issuer").with_source(e)
-    })
+    IssuerUrl::new(issuer.to_string())
+        .map_err(|e| Error::new(crate::error::ErrorKind::Internal, "invalid issuer").with_source(e))
 }
 
 pub(crate) fn redirect_url(uri: &str) -> Result<RedirectUrl, Error> {

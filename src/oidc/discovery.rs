@@ -83,7 +83,9 @@ pub async fn load(http: &reqwest::Client, config: &OidcConfig) -> anyhow::Result
         override_url
             .clone()
             .or_else(|| discovered.cloned())
-            .ok_or_else(|| anyhow!("the provider has no {name} endpoint; set oidc.endpoints.{name}"))
+            .ok_or_else(|| {
+                anyhow!("the provider has no {name} endpoint; set oidc.endpoints.{name}")
+            })
     };
     let d = document.as_ref();
     let endpoints = Endpoints {
@@ -114,12 +116,16 @@ pub async fn load(http: &reqwest::Client, config: &OidcConfig) -> anyhow::Result
     let jwks = fetch_jwks(http, &endpoints.jwks).await?;
     Ok(Provider {
         endpoints,
-        iss_parameter_supported: d.is_some_and(|d| d.authorization_response_iss_parameter_supported),
+        iss_parameter_supported: d
+            .is_some_and(|d| d.authorization_response_iss_parameter_supported),
         jwks,
     })
 }
 
-async fn fetch_discovery(http: &reqwest::Client, issuer: &str) -> anyhow::Result<DiscoveryDocument> {
+async fn fetch_discovery(
+    http: &reqwest::Client,
+    issuer: &str,
+) -> anyhow::Result<DiscoveryDocument> {
     let url = discovery_url(issuer);
     let response = http
         .get(&url)
@@ -162,7 +168,8 @@ pub async fn fetch_jwks(http: &reqwest::Client, url: &Url) -> anyhow::Result<Cor
         .bytes()
         .await
         .with_context(|| format!("reading the JWKS {url}"))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("the JWKS {url} is not a JSON Web Key Set"))
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("the JWKS {url} is not a JSON Web Key Set"))
 }
 
 #[cfg(test)]

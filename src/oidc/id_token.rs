@@ -4,9 +4,7 @@
 
 use super::Sso;
 use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJwsSigningAlgorithm};
-use openidconnect::{
-    ClaimsVerificationError, ClientId, Nonce, SignatureVerificationError,
-};
+use openidconnect::{ClaimsVerificationError, ClientId, Nonce, SignatureVerificationError};
 use std::str::FromStr;
 
 /// Why an ID token was refused.

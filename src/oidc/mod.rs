@@ -45,8 +45,9 @@ impl Sso {
             .connect_timeout(config.http_timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("oidc-bff/", env!("CARGO_PKG_VERSION")));
         if let Some(ca_file) = &config.ca_file {
-            let pem = std::fs::read(ca_file)
-                .map_err(|e| anyhow::anyhow!("oidc.ca_file: cannot read {}: {e}", ca_file.display()))?;
+            let pem = std::fs::read(ca_file).map_err(|e| {
+                anyhow::anyhow!("oidc.ca_file: cannot read {}: {e}", ca_file.display())
+            })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
                 .map_err(|e| anyhow::anyhow!("oidc.ca_file: not a PEM bundle: {e}"))?;
             if certs.is_empty() {
@@ -146,7 +147,9 @@ impl Sso {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             if last.is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL) {
-                tracing::warn!("unknown signing key, but the JWKS was refetched less than a minute ago");
+                tracing::warn!(
+                    "unknown signing key, but the JWKS was refetched less than a minute ago"
+                );
                 return None;
             }
             *last = Some(Instant::now());
@@ -154,7 +157,10 @@ impl Sso {
         let current = self.cached()?;
         match discovery::fetch_jwks(&self.http, &current.endpoints.jwks).await {
             Ok(jwks) => {
-                tracing::info!(keys = jwks.keys().len(), "JWKS refetched after an unknown key id");
+                tracing::info!(
+                    keys = jwks.keys().len(),
+                    "JWKS refetched after an unknown key id"
+                );
                 Some(self.store(current.with_jwks(jwks)))
             }
             Err(error) => {

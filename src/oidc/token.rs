@@ -11,8 +11,7 @@ use crate::error::Error;
 use openidconnect::core::{CoreClient, CoreErrorResponseType, CoreTokenResponse};
 use openidconnect::{
     AuthType, AuthorizationCode, ClientId, ClientSecret, OAuth2TokenResponse, PkceCodeVerifier,
-    RefreshToken, RequestTokenError, StandardErrorResponse, TokenResponse,
-    TokenUrl,
+    RefreshToken, RequestTokenError, StandardErrorResponse, TokenResponse, TokenUrl,
 };
 use secrecy::ExposeSecret;
 
@@ -58,8 +57,10 @@ impl TokenError {
 /// When the SSO gives no `expires_in` and the token is opaque, assume this lifetime (seconds).
 const DEFAULT_ACCESS_TOKEN_LIFETIME: i64 = 300;
 
-type OAuthError =
-    RequestTokenError<openidconnect::HttpClientError<reqwest::Error>, StandardErrorResponse<CoreErrorResponseType>>;
+type OAuthError = RequestTokenError<
+    openidconnect::HttpClientError<reqwest::Error>,
+    StandardErrorResponse<CoreErrorResponseType>,
+>;
 
 fn classify(error: OAuthError) -> TokenError {
     match error {
@@ -187,10 +188,17 @@ impl Sso {
             ("token_type_hint".into(), "refresh_token".into()),
         ];
         let mut request = self.http().post(url.clone());
-        let secret = self.config.client_secret.as_ref().map(|s| s.expose_secret());
+        let secret = self
+            .config
+            .client_secret
+            .as_ref()
+            .map(|s| s.expose_secret());
         match (self.config.auth_method, secret) {
             (AuthMethod::ClientSecretBasic, Some(secret)) => {
-                request = request.basic_auth(form_encode(&self.config.client_id), Some(form_encode(secret)));
+                request = request.basic_auth(
+                    form_encode(&self.config.client_id),
+                    Some(form_encode(secret)),
+                );
             }
             (AuthMethod::ClientSecretPost, Some(secret)) => {
                 form.push(("client_id".into(), self.config.client_id.clone()));

@@ -16,14 +16,25 @@ fn bff() -> Command {
 fn openapi_command_prints_exactly_the_committed_spec() {
     let json = bff().arg("openapi").output().unwrap();
     assert!(json.status.success());
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/oidc-bff.json")).unwrap();
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/openapi/oidc-bff.json"
+    ))
+    .unwrap();
     assert!(
         String::from_utf8(json.stdout).unwrap() == committed,
         "openapi/oidc-bff.json is stale: run `cargo run -- openapi > openapi/oidc-bff.json`"
     );
     let yaml = bff().args(["openapi", "--yaml"]).output().unwrap();
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/oidc-bff.yaml")).unwrap();
-    assert!(String::from_utf8(yaml.stdout).unwrap() == committed, "openapi/oidc-bff.yaml is stale");
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/openapi/oidc-bff.yaml"
+    ))
+    .unwrap();
+    assert!(
+        String::from_utf8(yaml.stdout).unwrap() == committed,
+        "openapi/oidc-bff.yaml is stale"
+    );
 }
 
 #[tokio::test]
@@ -35,7 +46,14 @@ async fn served_spec_is_byte_identical_to_the_command_output() {
     let served = app.get("/openapi.yaml").await.text().await.unwrap();
     assert_eq!(served, oidc_bff::app::spec_yaml());
     let spec: serde_json::Value = serde_json::from_str(&oidc_bff::app::spec_json()).unwrap();
-    for path in ["/api/login", "/api/callback", "/api/session", "/api/logout", "/healthz", "/readyz"] {
+    for path in [
+        "/api/login",
+        "/api/callback",
+        "/api/session",
+        "/api/logout",
+        "/healthz",
+        "/readyz",
+    ] {
         assert!(spec["paths"].get(path).is_some(), "{path} documented");
     }
     assert_eq!(app.get("/docs/").await.status(), 200);
@@ -58,7 +76,11 @@ fn check_prints_the_configuration_with_secrets_redacted() {
         .env("BFF_SESSION__TYPO", "x")
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(stdout.contains("myapp-stg"));
     assert!(!stdout.contains("super-secret-value") && !stdout.contains(KEY));

@@ -127,13 +127,17 @@ impl TestSso {
             .send()
             .await
             .unwrap();
-        assert!(response.status().is_success(), "control {path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "control {path}: {}",
+            response.status()
+        );
     }
 
     pub async fn fault(&self, target: &str, mode: Option<&str>) {
-        self.control("fault", serde_json::json!({"target": target, "mode": mode})).await;
+        self.control("fault", serde_json::json!({"target": target, "mode": mode}))
+            .await;
     }
-
 }
 
 /// Configuration for a BFF against the test SSO with client `bff-basic`, plus `extra` TOML.
@@ -160,7 +164,8 @@ pub fn config_toml(extra: &str) -> String {
 /// Merges `overrides` (a TOML document) over the base configuration.
 pub fn config_with(overrides: &str) -> Config {
     use figment::providers::{Format, Toml};
-    let figment = figment::Figment::from(Toml::string(&config_toml(""))).merge(Toml::string(overrides));
+    let figment =
+        figment::Figment::from(Toml::string(&config_toml(""))).merge(Toml::string(overrides));
     Config::from_figment("test".into(), figment).expect("test configuration is valid")
 }
 
@@ -219,7 +224,8 @@ impl Jar {
             if removed {
                 self.cookies.remove(name.trim());
             } else {
-                self.cookies.insert(name.trim().to_string(), value.trim().to_string());
+                self.cookies
+                    .insert(name.trim().to_string(), value.trim().to_string());
             }
             self.last_set_cookie.push(line);
         }
@@ -261,7 +267,12 @@ impl TestApp {
         response
     }
 
-    pub async fn request(&mut self, method: reqwest::Method, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn request(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.address))
@@ -341,7 +352,11 @@ impl TestApp {
     }
 
     pub fn csrf(&self) -> String {
-        self.jar.cookies.get("XSRF-TOKEN").cloned().expect("XSRF-TOKEN cookie")
+        self.jar
+            .cookies
+            .get("XSRF-TOKEN")
+            .cloned()
+            .expect("XSRF-TOKEN cookie")
     }
 }
 

@@ -9,9 +9,18 @@ async fn login_redirects_to_the_sso_with_pkce_state_and_nonce() {
     let mut app = spawn_app().await;
     let authorize = app.start_login("/reports?id=3").await;
 
-    assert!(authorize.starts_with(&format!("{}/auth", sso().issuer)), "{authorize}");
-    assert_eq!(query_param(&authorize, "code_challenge_method").as_deref(), Some("S256"));
-    assert_eq!(query_param(&authorize, "code_challenge").map(|c| c.len()), Some(43));
+    assert!(
+        authorize.starts_with(&format!("{}/auth", sso().issuer)),
+        "{authorize}"
+    );
+    assert_eq!(
+        query_param(&authorize, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    assert_eq!(
+        query_param(&authorize, "code_challenge").map(|c| c.len()),
+        Some(43)
+    );
     assert!(query_param(&authorize, "state").is_some_and(|s| s.len() >= 43));
     assert!(query_param(&authorize, "nonce").is_some_and(|s| s.len() >= 43));
     assert_eq!(
@@ -28,7 +37,13 @@ async fn login_redirects_to_the_sso_with_pkce_state_and_nonce() {
         .iter()
         .find(|l| l.starts_with("__Host-bff-login-"))
         .expect("a login cookie");
-    for attribute in ["HttpOnly", "Secure", "Path=/", "SameSite=Lax", "Max-Age=600"] {
+    for attribute in [
+        "HttpOnly",
+        "Secure",
+        "Path=/",
+        "SameSite=Lax",
+        "Max-Age=600",
+    ] {
         assert!(login_cookie.contains(attribute), "{login_cookie}");
     }
     assert!(!login_cookie.contains("Domain"));
@@ -40,21 +55,37 @@ async fn full_login_sets_a_sealed_session_and_redirects_to_return_to() {
     let mut app = spawn_app().await;
     let authorize = app.start_login("/reports?id=3").await;
     let callback = app.authorize_at_sso(&authorize, "alice").await;
-    assert_eq!(query_param(callback.as_str(), "iss").as_deref(), Some(sso().issuer.as_str()));
+    assert_eq!(
+        query_param(callback.as_str(), "iss").as_deref(),
+        Some(sso().issuer.as_str())
+    );
 
     let response = app.callback(&callback).await;
 
     assert_eq!(response.status(), 302);
     assert_eq!(location(&response), "/reports?id=3");
-    let session_cookie = app.jar.set_cookie_line("__Host-bff").expect("session cookie").clone();
+    let session_cookie = app
+        .jar
+        .set_cookie_line("__Host-bff")
+        .expect("session cookie")
+        .clone();
     for attribute in ["HttpOnly", "Secure", "Path=/", "SameSite=Strict"] {
         assert!(session_cookie.contains(attribute), "{session_cookie}");
     }
     assert!(!session_cookie.contains("Domain"));
-    let xsrf = app.jar.set_cookie_line("XSRF-TOKEN").expect("XSRF cookie").clone();
-    assert!(!xsrf.contains("HttpOnly") && xsrf.contains("SameSite=Strict") && xsrf.contains("Secure"));
+    let xsrf = app
+        .jar
+        .set_cookie_line("XSRF-TOKEN")
+        .expect("XSRF cookie")
+        .clone();
     assert!(
-        !app.jar.cookies.keys().any(|n| n.starts_with("__Host-bff-login-")),
+        !xsrf.contains("HttpOnly") && xsrf.contains("SameSite=Strict") && xsrf.contains("Secure")
+    );
+    assert!(
+        !app.jar
+            .cookies
+            .keys()
+            .any(|n| n.starts_with("__Host-bff-login-")),
         "the login cookie is consumed"
     );
     // No token is readable in the cookie: it is sealed.
@@ -66,9 +97,15 @@ async fn full_login_sets_a_sealed_session_and_redirects_to_return_to() {
     assert_eq!(session["user"]["sub"], "alice");
     assert_eq!(session["user"]["name"], "Alice Analyst");
     assert_eq!(session["user"]["email"], "alice@example.test");
-    assert_eq!(session["user"]["roles"], serde_json::json!(["analyst", "staff", "user"]));
+    assert_eq!(
+        session["user"]["roles"],
+        serde_json::json!(["analyst", "staff", "user"])
+    );
     assert_eq!(session["csrfToken"], app.csrf());
-    assert!(session["logoutUrl"].as_str().unwrap().starts_with("/api/logout?sid="));
+    assert!(session["logoutUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with("/api/logout?sid="));
     assert!(session["expiresAt"].as_str().is_some());
     assert!(session["accessTokenExpiresAt"].as_str().is_some());
     assert!(session["claims"].get("nonce").is_none());
@@ -97,7 +134,13 @@ async fn two_tabs_logging_in_at_once_both_succeed() {
 async fn hostile_return_to_is_refused_with_400_problem() {
     let _sso = shared_sso().await;
     let mut app = spawn_app().await;
-    for hostile in ["https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)", "/%09/evil"] {
+    for hostile in [
+        "https://evil.example/",
+        "//evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "/%09/evil",
+    ] {
         let path = if hostile.starts_with("/%09") {
             format!("/api/login?returnTo={hostile}")
         } else {
@@ -105,18 +148,28 @@ async fn hostile_return_to_is_refused_with_400_problem() {
         };
         let response = app.get(&path).await;
         assert_eq!(response.status(), 400, "{hostile}");
-        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
         let problem: serde_json::Value = response.json().await.unwrap();
         assert_eq!(problem["type"], "urn:oidc-bff:problem:bad-request");
         assert!(problem["detail"].as_str().unwrap().contains("returnTo"));
-        assert!(!app.jar.cookies.keys().any(|n| n.starts_with("__Host-bff-login-")));
+        assert!(!app
+            .jar
+            .cookies
+            .keys()
+            .any(|n| n.starts_with("__Host-bff-login-")));
     }
 }
 
 async fn assert_auth_error(app: &mut TestApp, response: reqwest::Response, code: &str) {
     assert_eq!(response.status(), 302);
     assert_eq!(location(&response), format!("/?authError={code}"));
-    assert!(app.jar.set_cookie_line("__Host-bff").is_none(), "no session cookie set");
+    assert!(
+        app.jar.set_cookie_line("__Host-bff").is_none(),
+        "no session cookie set"
+    );
     assert_eq!(app.session().await["authenticated"], false);
 }
 
@@ -127,7 +180,9 @@ async fn forged_state_redirects_with_invalid_state() {
     let authorize = app.start_login("/").await;
     let mut callback = app.authorize_at_sso(&authorize, "alice").await;
     let code = query_param(callback.as_str(), "code").unwrap();
-    callback.set_query(Some(&format!("code={code}&state=forged-state-value-0123456789")));
+    callback.set_query(Some(&format!(
+        "code={code}&state=forged-state-value-0123456789"
+    )));
     let response = app.callback(&callback).await;
     assert_auth_error(&mut app, response, "invalid_state").await;
 }
@@ -170,7 +225,9 @@ async fn replayed_code_is_refused_by_the_sso() {
     let state = query_param(&authorize, "state").unwrap();
     let iss = urlencode(&sso().issuer);
     let response = app
-        .get(&format!("/api/callback?code={used_code}&state={state}&iss={iss}"))
+        .get(&format!(
+            "/api/callback?code={used_code}&state={state}&iss={iss}"
+        ))
         .await;
     assert_auth_error(&mut app, response, "code_rejected").await;
 }
@@ -192,7 +249,9 @@ async fn id_token_with_a_wrong_nonce_is_refused() {
     let mut app = spawn_app().await;
     let authorize = app.start_login("/").await;
     let callback = app.authorize_at_sso(&authorize, "alice").await;
-    rewrite_login_cookie(&mut app, |login| login.nonce = "not-the-nonce-we-sent".into());
+    rewrite_login_cookie(&mut app, |login| {
+        login.nonce = "not-the-nonce-we-sent".into()
+    });
     let response = app.callback(&callback).await;
     assert_auth_error(&mut app, response, "invalid_id_token").await;
 }
@@ -220,12 +279,21 @@ async fn sso_error_redirects_with_access_denied() {
     // The user declines at the SSO.
     let response = app.http.get(&authorize).send().await.unwrap();
     app.sso_jar.absorb(&response);
-    let interaction = url::Url::parse(&authorize).unwrap().join(&location(&response)).unwrap();
+    let interaction = url::Url::parse(&authorize)
+        .unwrap()
+        .join(&location(&response))
+        .unwrap();
     let mut deny = interaction.clone();
     deny.set_path(&format!("{}/deny", interaction.path()));
     let mut url = deny;
     let callback = loop {
-        let response = app.http.get(url.clone()).header("cookie", app.sso_jar.header()).send().await.unwrap();
+        let response = app
+            .http
+            .get(url.clone())
+            .header("cookie", app.sso_jar.header())
+            .send()
+            .await
+            .unwrap();
         app.sso_jar.absorb(&response);
         let next = url.join(&location(&response)).unwrap();
         if next.as_str().starts_with(PUBLIC_URL) {
@@ -233,7 +301,10 @@ async fn sso_error_redirects_with_access_denied() {
         }
         url = next;
     };
-    assert_eq!(query_param(callback.as_str(), "error").as_deref(), Some("access_denied"));
+    assert_eq!(
+        query_param(callback.as_str(), "error").as_deref(),
+        Some("access_denied")
+    );
     let response = app.callback(&callback).await;
     assert_auth_error(&mut app, response, "access_denied").await;
 }
@@ -258,7 +329,11 @@ async fn wrong_iss_parameter_is_refused_as_a_mix_up() {
     // Missing iss although the SSO advertises RFC 9207 support.
     let authorize = app.start_login("/").await;
     let callback = app.authorize_at_sso(&authorize, "alice").await;
-    let pairs: Vec<(String, String)> = callback.query_pairs().into_owned().filter(|(k, _)| k != "iss").collect();
+    let pairs: Vec<(String, String)> = callback
+        .query_pairs()
+        .into_owned()
+        .filter(|(k, _)| k != "iss")
+        .collect();
     let mut stripped = callback.clone();
     stripped.query_pairs_mut().clear().extend_pairs(pairs);
     let response = app.callback(&stripped).await;

@@ -17,14 +17,25 @@ async fn tampered_cookie_is_treated_as_no_session_and_cleared() {
     app.login_as("alice").await;
     let value = app.jar.cookies.get_mut("__Host-bff").unwrap();
     let middle = value.len() / 2;
-    let replacement = if &value[middle..middle + 1] == "A" { "B" } else { "A" };
+    let replacement = if &value[middle..middle + 1] == "A" {
+        "B"
+    } else {
+        "A"
+    };
     value.replace_range(middle..middle + 1, replacement);
 
     let response = app.get("/api/session").await;
     assert_eq!(response.status(), 200);
-    let clear = app.jar.set_cookie_line("__Host-bff").expect("the bad cookie is cleared").clone();
+    let clear = app
+        .jar
+        .set_cookie_line("__Host-bff")
+        .expect("the bad cookie is cleared")
+        .clone();
     assert!(clear.contains("Max-Age=0") && clear.contains("Secure") && clear.contains("Path=/"));
-    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["authenticated"], false);
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap()["authenticated"],
+        false
+    );
     assert!(app.jar.session_names().is_empty());
 }
 
@@ -45,7 +56,10 @@ async fn truncated_garbage_and_foreign_key_cookies_are_no_session_never_5xx() {
         app.jar.cookies.insert("__Host-bff".into(), bad.clone());
         let response = app.get("/api/session").await;
         assert_eq!(response.status(), 200, "{bad:.20}");
-        assert_eq!(response.json::<serde_json::Value>().await.unwrap()["authenticated"], false);
+        assert_eq!(
+            response.json::<serde_json::Value>().await.unwrap()["authenticated"],
+            false
+        );
     }
 }
 
@@ -77,7 +91,8 @@ async fn a_session_from_before_a_key_rotation_still_opens() {
     .await;
     rotated.jar = old.jar.clone();
     assert_eq!(rotated.session().await["user"]["sub"], "alice");
-    let mut retired = spawn_app_with(config_with(&format!("[session]\nkeys = [\"{new_key}\"]"))).await;
+    let mut retired =
+        spawn_app_with(config_with(&format!("[session]\nkeys = [\"{new_key}\"]"))).await;
     retired.jar = old.jar.clone();
     assert_eq!(retired.session().await["authenticated"], false);
 }
@@ -98,7 +113,10 @@ async fn probes_and_metrics_answer() {
     assert!(ready, "/readyz never turned 200 against a live SSO");
     app.login_as("alice").await;
     let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(metrics.contains("bff_logins_total{result=\"ok\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("bff_logins_total{result=\"ok\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -113,7 +131,10 @@ async fn readyz_is_503_and_login_is_503_problem_while_the_sso_is_down() {
     assert_eq!(app.get("/readyz").await.status(), 503);
     let response = app.get("/api/login").await;
     assert_eq!(response.status(), 503);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     assert!(response.headers().contains_key("retry-after"));
     let problem: serde_json::Value = response.json().await.unwrap();
     assert_eq!(problem["type"], "urn:oidc-bff:problem:not-ready");
@@ -125,5 +146,8 @@ async fn unknown_path_is_a_problem_404() {
     let mut app = spawn_app().await;
     let response = app.get("/api/nothing-here").await;
     assert_eq!(response.status(), 404);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
 }

@@ -13,7 +13,10 @@ async fn client_secret_post_with_es256_id_tokens_signs_in() {
     app.login_as("bob").await;
     let session = app.session().await;
     assert_eq!(session["user"]["sub"], "bob");
-    assert_eq!(session["user"]["roles"], serde_json::json!(["staff", "user"]));
+    assert_eq!(
+        session["user"]["roles"],
+        serde_json::json!(["staff", "user"])
+    );
 }
 
 #[tokio::test]
@@ -35,13 +38,19 @@ async fn private_key_jwt_with_ps256_id_tokens_signs_in() {
 async fn unknown_kid_triggers_one_jwks_refetch_and_login_succeeds() {
     let _sso = exclusive_sso().await;
     let sso = sso();
-    sso.control("jwks-hide", serde_json::json!({"kids": ["ec-1"]})).await;
+    sso.control("jwks-hide", serde_json::json!({"kids": ["ec-1"]}))
+        .await;
     let mut app = spawn_app_with(config_with(
         "[oidc]\nclient_id = \"bff-post\"\nclient_secret = \"bff-post-secret\"\nauth_method = \"client_secret_post\"",
     ))
     .await;
-    app.state.sso.provider().await.expect("keys loaded without ec-1");
-    sso.control("jwks-hide", serde_json::json!({"kids": []})).await;
+    app.state
+        .sso
+        .provider()
+        .await
+        .expect("keys loaded without ec-1");
+    sso.control("jwks-hide", serde_json::json!({"kids": []}))
+        .await;
     let before = sso.stats().await["jwks"].as_u64().unwrap_or(0);
 
     app.login_as("alice").await;
@@ -87,7 +96,12 @@ async fn discovery_garbage_or_issuer_mismatch_keeps_the_service_not_ready() {
     let response = app.get("/api/login").await;
     assert_eq!(response.status(), 503);
     assert_eq!(app.get("/readyz").await.status(), 503);
-    let error = app.state.sso.provider().await.err().expect("mismatch refused");
+    let error = app
+        .state
+        .sso
+        .provider()
+        .await
+        .expect_err("mismatch refused");
     assert!(format!("{error}").contains("byte for byte"), "{error}");
 }
 
