@@ -94,6 +94,14 @@ impl ResponseCookies {
             .push(line);
     }
 
+    /// The queued lines (for tests and diagnostics).
+    pub fn pending(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
     fn take(&self) -> Vec<String> {
         std::mem::take(
             &mut *self

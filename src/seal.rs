@@ -13,7 +13,7 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
+use std::io::Read;
 
 /// The only format version this build writes; [`KeyRing::open`] refuses any other.
 pub const VERSION: u8 = 1;
@@ -185,26 +185,65 @@ fn associated_data(name: &str) -> Vec<u8> {
     aad
 }
 
+thread_local! {
+    /// DEFLATE's state is large and costly to set up; each thread keeps one and resets it.
+    static COMPRESSOR: std::cell::RefCell<flate2::Compress> =
+        std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::default(), false));
+}
+
 fn deflate(payload: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(payload.len() / 2 + 16),
-        flate2::Compression::best(),
-    );
-    // Writing into a Vec cannot fail.
-    let _ = encoder.write_all(payload);
-    encoder.finish().unwrap_or_default()
+    COMPRESSOR.with(|compressor| {
+        let mut compressor = compressor.borrow_mut();
+        compressor.reset();
+        let mut out = Vec::with_capacity(payload.len() + 64);
+        loop {
+            let consumed = compressor.total_in() as usize;
+            match compressor.compress_vec(
+                &payload[consumed..],
+                &mut out,
+                flate2::FlushCompress::Finish,
+            ) {
+                Ok(flate2::Status::StreamEnd) => return out,
+                Ok(_) => out.reserve(out.capacity().max(64)),
+                // Compressing from memory into memory has no failure mode; stay total anyway.
+                Err(_) => return Vec::new(),
+            }
+        }
+    })
+}
+
+thread_local! {
+    static DECOMPRESSOR: std::cell::RefCell<flate2::Decompress> =
+        std::cell::RefCell::new(flate2::Decompress::new(false));
 }
 
 fn inflate(compressed: &[u8]) -> Result<Vec<u8>, OpenError> {
-    let mut out = Vec::with_capacity(compressed.len() * 3);
-    flate2::read::DeflateDecoder::new(compressed)
-        .take(MAX_PLAINTEXT + 1)
-        .read_to_end(&mut out)
-        .map_err(|_| OpenError::Corrupt)?;
-    if out.len() as u64 > MAX_PLAINTEXT {
-        return Err(OpenError::Corrupt);
-    }
-    Ok(out)
+    DECOMPRESSOR.with(|decompressor| {
+        let mut decompressor = decompressor.borrow_mut();
+        decompressor.reset(false);
+        let mut out = Vec::with_capacity(compressed.len() * 3);
+        loop {
+            let consumed = decompressor.total_in() as usize;
+            let status = decompressor
+                .decompress_vec(
+                    &compressed[consumed..],
+                    &mut out,
+                    flate2::FlushDecompress::Finish,
+                )
+                .map_err(|_| OpenError::Corrupt)?;
+            match status {
+                flate2::Status::StreamEnd => return Ok(out),
+                _ if out.len() as u64 >= MAX_PLAINTEXT => return Err(OpenError::Corrupt),
+                _ if decompressor.total_in() as usize == compressed.len()
+                    && out.len() < out.capacity() =>
+                {
+                    // All input used, room left, and no end of stream: truncated.
+                    return Err(OpenError::Corrupt);
+                }
+                _ => out.reserve(out.capacity().max(256)),
+            }
+        }
+    })
 }
 
 /// Browsers keep at least 4096 bytes of name and value per cookie; we stay under 4000 so the

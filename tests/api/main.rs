@@ -3,6 +3,7 @@
 mod helpers;
 
 mod cli;
+mod cookie_size;
 mod login;
 mod logout;
 mod session;
