@@ -13,7 +13,6 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use std::io::Read;
 
 /// The only format version this build writes; [`KeyRing::open`] refuses any other.
 pub const VERSION: u8 = 1;
