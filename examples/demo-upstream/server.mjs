@@ -137,6 +137,7 @@ async function whoami(req, res, url) {
     path: url.pathname,
     query: url.search ? url.search.slice(1) : '',
     body,
+    headerNames: Object.keys(req.headers).sort(),
   });
 }
 

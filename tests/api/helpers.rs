@@ -140,6 +140,51 @@ impl TestSso {
     }
 }
 
+/// The demo upstream (examples/demo-upstream), one process for the whole binary.
+pub struct TestUpstream {
+    pub base: String,
+    _child: Mutex<Child>,
+    _stdin: Mutex<ChildStdin>,
+}
+
+static UPSTREAM: OnceLock<TestUpstream> = OnceLock::new();
+
+pub fn upstream() -> &'static TestUpstream {
+    UPSTREAM.get_or_init(|| {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-upstream");
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .current_dir(dir)
+            .env("UPSTREAM_HOST", "127.0.0.1")
+            .env("UPSTREAM_PORT", "0")
+            .env("CHAT_EVENTS", "6")
+            .env("CHAT_INTERVAL_MS", "300")
+            .env("UPSTREAM_EXIT_WITH_STDIN", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start node examples/demo-upstream/server.mjs");
+        let stdout = child.stdout.take().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let ready: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("the upstream did not start: {line:?}"));
+        TestUpstream {
+            base: format!("http://127.0.0.1:{}", ready["port"]),
+            _child: Mutex::new(child),
+            _stdin: Mutex::new(stdin),
+        }
+    })
+}
+
+/// A loopback port with nothing listening.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
 /// Configuration for a BFF against the test SSO with client `bff-basic`, plus `extra` TOML.
 pub fn config_toml(extra: &str) -> String {
     let sso = sso();
@@ -156,8 +201,25 @@ pub fn config_toml(extra: &str) -> String {
         [session]
         keys = ["{KEY}"]
         {extra}
+        [[routes]]
+        prefix = "/api/chat"
+        upstream = "{up}/chat"
+        timeout = "1s"
+        [[routes]]
+        prefix = "/api/analytics"
+        upstream = "{up}/analytics"
+        roles = ["analyst"]
+        [[routes]]
+        prefix = "/api/public"
+        upstream = "{up}/chat"
+        token = "none"
+        [[routes]]
+        prefix = "/api/down"
+        upstream = "http://127.0.0.1:{closed}/x"
         "#,
-        issuer = sso.issuer
+        issuer = sso.issuer,
+        up = upstream().base,
+        closed = closed_port(),
     )
 }
 
@@ -349,6 +411,50 @@ impl TestApp {
         let response = self.callback(&callback).await;
         assert_eq!(response.status(), 302);
         assert_eq!(location(&response), "/home", "login failed");
+    }
+
+    /// Opens the session cookie with the app's key, changes it and seals it again: how a test
+    /// reaches states it cannot wait for (an expired access token, an old login).
+    pub fn rewrite_session(&mut self, change: impl FnOnce(&mut oidc_bff::session::Session)) {
+        let ring = self.state.cookies.ring();
+        let bytes = ring
+            .open("__Host-bff", &self.jar.cookies["__Host-bff"])
+            .unwrap();
+        let mut session = oidc_bff::session::Session::from_bytes(&bytes).unwrap();
+        change(&mut session);
+        let sealed = ring.seal("__Host-bff", &session.to_bytes());
+        self.jar.cookies.insert("__Host-bff".into(), sealed);
+    }
+
+    /// The session as sealed in the jar.
+    pub fn sealed_session(&self) -> oidc_bff::session::Session {
+        let bytes = self
+            .state
+            .cookies
+            .ring()
+            .open("__Host-bff", &self.jar.cookies["__Host-bff"])
+            .unwrap();
+        oidc_bff::session::Session::from_bytes(&bytes).unwrap()
+    }
+
+    /// Sends `GET path` over a raw connection, byte for byte: HTTP clients normalize `%2e%2e`
+    /// away, which is exactly what an attacker would not do. Returns the status code.
+    pub async fn raw_get(&self, path: &str) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = self.address.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {address}\r\nCookie: {}\r\nConnection: close\r\n\r\n",
+            self.jar.header()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.unwrap();
+        let text = String::from_utf8_lossy(&response);
+        text.split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
     }
 
     pub fn csrf(&self) -> String {

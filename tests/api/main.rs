@@ -6,5 +6,7 @@ mod cli;
 mod cookie_size;
 mod login;
 mod logout;
+mod refresh;
+mod relay;
 mod session;
 mod sso_variants;
