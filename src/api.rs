@@ -444,20 +444,34 @@ async fn complete_login(
         tracing::warn!("token response without an ID token");
         auth_error::INVALID_ID_TOKEN
     })?;
-    app.sso
+    let subject = app
+        .sso
         .verify_id_token(id_token, ExpectedNonce::Exactly(&login.nonce), None)
         .await
         .map_err(|error| {
             tracing::warn!(error = %error, "ID token refused");
             auth_error::INVALID_ID_TOKEN
         })?;
+    let userinfo = if app.config.roles.userinfo {
+        let claims = app
+            .sso
+            .userinfo(&provider, &tokens.access_token, &subject)
+            .await
+            .map_err(|error| {
+                tracing::warn!(error = %format!("{error:#}"), "userinfo (for roles) failed at login");
+                auth_error::SSO_UNAVAILABLE
+            })?;
+        Some(claims)
+    } else {
+        None
+    };
     let id_token = CompactToken::new(id_token);
     let access_token = CompactToken::new(&tokens.access_token);
     let session = Session {
         sid: Session::new_sid(),
         login_at: now,
         last_seen: now,
-        roles: app.roles_of(&id_token, &access_token),
+        roles: app.roles_of(&id_token, &access_token, userinfo.as_ref()),
         access_token,
         access_expires_at: tokens.access_expires_at,
         refresh_token: tokens.refresh_token.as_deref().map(CompactToken::new),

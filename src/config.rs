@@ -253,6 +253,8 @@ pub struct CorsConfig {
 pub struct RolesConfig {
     /// Claim paths, dotted for nesting.
     pub claims: Vec<String>,
+    /// Also read the paths in the userinfo response (at login and at each refresh).
+    pub userinfo: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,6 +353,7 @@ struct RawCors {
 struct RawRoles {
     #[serde(default, deserialize_with = "list")]
     claims: Option<Vec<String>>,
+    userinfo: Option<bool>,
 }
 
 /// Every key an environment variable may set, dotted; `*` accepts any sub-key.
@@ -387,6 +390,7 @@ const KNOWN_KEYS: &[&str] = &[
     "session.max_chunks",
     "cors.allowed_origins",
     "roles.claims",
+    "roles.userinfo",
 ];
 
 /// Variables with our prefix that select files or logging rather than set a key.
@@ -580,6 +584,7 @@ fn validate(profile: String, raw: RawConfig) -> Result<Config, ConfigError> {
             .roles
             .claims
             .unwrap_or_else(|| vec!["roles".into(), "groups".into()]),
+        userinfo: raw.roles.userinfo.unwrap_or(false),
     };
     if let Some(bad) = roles
         .claims

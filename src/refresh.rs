@@ -31,6 +31,8 @@ pub struct Renewed {
     pub refresh_token: Option<String>,
     /// A new, verified ID token, if the SSO sent one.
     pub id_token: Option<String>,
+    /// The userinfo claims, when `roles.userinfo` is on and the call succeeded.
+    pub userinfo: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Why a refresh did not produce tokens.
@@ -68,6 +70,7 @@ impl Refresher {
         sso: &Arc<Sso>,
         refresh_token: &str,
         subject: Option<String>,
+        with_userinfo: bool,
         now: i64,
     ) -> Outcome {
         let key = key_of(refresh_token);
@@ -85,7 +88,9 @@ impl Refresher {
                 let token = refresh_token.to_string();
                 // Spawned, so a browser that disconnects does not cancel the refresh for the
                 // other waiters (a half-done rotation would strand them all).
-                let task = tokio::spawn(async move { call_sso(&sso, &token, subject, now).await });
+                let task = tokio::spawn(async move {
+                    call_sso(&sso, &token, subject, with_userinfo, now).await
+                });
                 let future = async move {
                     task.await.unwrap_or_else(|e| {
                         Err(RefreshFailure::Unavailable(format!(
@@ -140,7 +145,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-async fn call_sso(sso: &Sso, refresh_token: &str, subject: Option<String>, now: i64) -> Outcome {
+async fn call_sso(
+    sso: &Sso,
+    refresh_token: &str,
+    subject: Option<String>,
+    with_userinfo: bool,
+    now: i64,
+) -> Outcome {
     let provider = sso
         .provider()
         .await
@@ -170,7 +181,19 @@ async fn call_sso(sso: &Sso, refresh_token: &str, subject: Option<String>, now: 
         },
         None => None,
     };
+    let userinfo = match (with_userinfo, subject.as_deref()) {
+        (true, Some(subject)) => match sso.userinfo(&provider, &tokens.access_token, subject).await
+        {
+            Ok(claims) => Some(claims),
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "userinfo after refresh failed; keeping the previous roles");
+                None
+            }
+        },
+        _ => None,
+    };
     Ok(Arc::new(Renewed {
+        userinfo,
         access_token: tokens.access_token,
         access_expires_at: tokens.access_expires_at,
         refresh_token: tokens.refresh_token,

@@ -98,7 +98,13 @@ impl AppState {
                         .map(String::from);
                     let outcome = self
                         .refresher
-                        .refresh(&self.sso, &refresh_token.expose(), subject, now)
+                        .refresh(
+                            &self.sso,
+                            &refresh_token.expose(),
+                            subject,
+                            self.config.roles.userinfo,
+                            now,
+                        )
                         .await;
                     self.metrics.refresh(&outcome);
                     match outcome {
@@ -152,14 +158,29 @@ impl AppState {
         if let Some(id_token) = &renewed.id_token {
             session.id_token = CompactToken::new(id_token);
         }
-        session.roles = self.roles_of(&session.id_token, &session.access_token);
+        // Without the userinfo answer the roles cannot be recomputed: keep the known ones.
+        if !self.config.roles.userinfo || renewed.userinfo.is_some() {
+            session.roles = self.roles_of(
+                &session.id_token,
+                &session.access_token,
+                renewed.userinfo.as_ref(),
+            );
+        }
     }
 
-    /// Roles from the configured claim paths of the ID token and, when it is a JWT, the access
-    /// token (read, not verified: it is the API's token, and roles only narrow what we relay).
-    pub fn roles_of(&self, id_token: &CompactToken, access_token: &CompactToken) -> Vec<String> {
+    /// Roles from the configured claim paths of the ID token, the access token when it is a
+    /// JWT (read, not verified: it came straight from the token endpoint, and it is the API's
+    /// token to check), and the userinfo response when `roles.userinfo` is on.
+    pub fn roles_of(
+        &self,
+        id_token: &CompactToken,
+        access_token: &CompactToken,
+        userinfo: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Vec<String> {
         let id_claims = id_token.jwt_claims().unwrap_or_default();
         let access_claims = access_token.jwt_claims().unwrap_or_default();
-        crate::roles::extract(&self.config.roles.claims, &[&id_claims, &access_claims])
+        let mut sources = vec![&id_claims, &access_claims];
+        sources.extend(userinfo);
+        crate::roles::extract(&self.config.roles.claims, &sources)
     }
 }

@@ -1,7 +1,7 @@
 //! The OpenID Connect client side, one file per protocol step: [`discovery`] (metadata and
 //! keys), [`authorize`] (the redirect to the SSO), [`token`] (code exchange, refresh,
 //! revocation), [`id_token`] (validation), [`end_session`] (RP-initiated logout) and
-//! [`client_auth`] (how we authenticate at the token endpoint).
+//! [`client_auth`] (how we authenticate at the token endpoint) and [`userinfo`].
 //!
 //! [`Sso`] owns the one HTTP client used for every call to the SSO: no redirects (following
 //! them would open an SSRF hole), the extra CA roots, timeouts, and connection reuse.
@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod end_session;
 pub mod id_token;
 pub mod token;
+pub mod userinfo;
 
 use crate::config::OidcConfig;
 use crate::error::{Error, ErrorKind};

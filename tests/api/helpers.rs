@@ -61,53 +61,63 @@ fn client_list(pkjwt_public: &Value) -> Value {
 }
 
 pub fn sso() -> &'static TestSso {
-    SSO.get_or_init(|| {
-        let key_pair = josekit::jws::PS256
-            .generate_key_pair(2048)
-            .expect("generate RSA key");
-        let mut public: Value =
-            serde_json::from_str(&key_pair.to_jwk_public_key().to_string()).unwrap();
-        public["kid"] = "bff-pkjwt-1".into();
-        public["alg"] = "PS256".into();
-        let pem = String::from_utf8(key_pair.to_pem_private_key()).unwrap();
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sso");
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(dir)
-            .env("SSO_MODE", "test")
-            .env("SSO_HOST", "127.0.0.1")
-            .env("SSO_PORT", "0")
-            .env("SSO_PATH", "/affwebservices/CASSO/oidc/app-test")
-            .env("SSO_CLIENTS", client_list(&public).to_string())
-            .env("SSO_ACCESS_TOKEN_TTL", "120")
-            .env("SSO_EXIT_WITH_STDIN", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(if std::env::var_os("SSO_VERBOSE").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .spawn()
-            .expect("start node tests/sso/server.mjs (run `npm ci` in tests/sso)");
-        let stdout = child.stdout.take().unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the SSO's ready line");
-        let ready: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|_| panic!("the SSO did not start: {line:?}"));
-        let issuer = ready["issuer"].as_str().unwrap().to_string();
-        let base = format!("http://127.0.0.1:{}", ready["port"]);
-        TestSso {
-            issuer,
-            base,
-            pkjwt_private_pem: pem,
-            _child: Mutex::new(child),
-            _stdin: Mutex::new(stdin),
-        }
-    })
+    SSO.get_or_init(|| start_sso("/affwebservices/CASSO/oidc/app-test", &[]))
+}
+
+static SSO_JWT: OnceLock<TestSso> = OnceLock::new();
+
+/// A second SSO whose access tokens are JWTs carrying the user's roles.
+pub fn sso_jwt() -> &'static TestSso {
+    SSO_JWT.get_or_init(|| start_sso("/oidc/jwt-tokens", &[("SSO_ACCESS_TOKEN_FORMAT", "jwt")]))
+}
+
+fn start_sso(path: &str, extra_env: &[(&str, &str)]) -> TestSso {
+    let key_pair = josekit::jws::PS256
+        .generate_key_pair(2048)
+        .expect("generate RSA key");
+    let mut public: Value =
+        serde_json::from_str(&key_pair.to_jwk_public_key().to_string()).unwrap();
+    public["kid"] = "bff-pkjwt-1".into();
+    public["alg"] = "PS256".into();
+    let pem = String::from_utf8(key_pair.to_pem_private_key()).unwrap();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sso");
+    let mut child = Command::new("node")
+        .arg("server.mjs")
+        .current_dir(dir)
+        .env("SSO_MODE", "test")
+        .env("SSO_HOST", "127.0.0.1")
+        .env("SSO_PORT", "0")
+        .env("SSO_PATH", path)
+        .envs(extra_env.iter().copied())
+        .env("SSO_CLIENTS", client_list(&public).to_string())
+        .env("SSO_ACCESS_TOKEN_TTL", "120")
+        .env("SSO_EXIT_WITH_STDIN", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(if std::env::var_os("SSO_VERBOSE").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .spawn()
+        .expect("start node tests/sso/server.mjs (run `npm ci` in tests/sso)");
+    let stdout = child.stdout.take().unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the SSO's ready line");
+    let ready: Value =
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("the SSO did not start: {line:?}"));
+    let issuer = ready["issuer"].as_str().unwrap().to_string();
+    let base = format!("http://127.0.0.1:{}", ready["port"]);
+    TestSso {
+        issuer,
+        base,
+        pkjwt_private_pem: pem,
+        _child: Mutex::new(child),
+        _stdin: Mutex::new(stdin),
+    }
 }
 
 impl TestSso {

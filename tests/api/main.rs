@@ -8,5 +8,6 @@ mod login;
 mod logout;
 mod refresh;
 mod relay;
+mod roles;
 mod session;
 mod sso_variants;

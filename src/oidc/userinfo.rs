@@ -1,0 +1,40 @@
+//! The userinfo endpoint, read when `roles.userinfo` is on: some SSOs put roles or groups only
+//! there, never in the ID token.
+
+use super::discovery::Provider;
+use super::Sso;
+use anyhow::{bail, Context};
+use serde_json::{Map, Value};
+
+impl Sso {
+    /// The userinfo claims for `access_token`; `sub` must be `subject` (OIDC Core 5.3.2).
+    pub async fn userinfo(
+        &self,
+        provider: &Provider,
+        access_token: &str,
+        subject: &str,
+    ) -> anyhow::Result<Map<String, Value>> {
+        let Some(url) = provider.endpoints.userinfo.clone() else {
+            bail!("roles.userinfo is on but the SSO has no userinfo endpoint");
+        };
+        let response = self
+            .http()
+            .get(url)
+            .bearer_auth(access_token)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .context("calling the userinfo endpoint")?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("the userinfo endpoint answered {status}");
+        }
+        let bytes = response.bytes().await.context("reading userinfo")?;
+        let claims: Map<String, Value> = serde_json::from_slice(&bytes)
+            .context("userinfo is not a JSON object (signed userinfo is not supported)")?;
+        if claims.get("sub").and_then(Value::as_str) != Some(subject) {
+            bail!("userinfo names another subject than the ID token");
+        }
+        Ok(claims)
+    }
+}
