@@ -56,7 +56,11 @@ impl App {
             .and_then(|addr| addr.as_socket_addr().map(|a| a.port()))
             .unwrap_or(0);
         tokio::spawn(state.sso.clone().load_until_ready());
-        let endpoint = endpoint(state.clone());
+        let spa = match &state.config.server.static_dir {
+            Some(dir) => Some(crate::spa::SpaEndpoint::new(dir)?),
+            None => None,
+        };
+        let endpoint = endpoint(state.clone(), spa);
         Ok(App {
             acceptor,
             port,
@@ -87,8 +91,11 @@ impl App {
     }
 }
 
-/// Every path of the service.
-pub fn endpoint(state: Arc<AppState>) -> BoxEndpoint<'static> {
+/// Every path of the service; with `spa`, reads outside `/api/` and our own paths serve the app.
+pub fn endpoint(
+    state: Arc<AppState>,
+    spa: Option<crate::spa::SpaEndpoint>,
+) -> BoxEndpoint<'static> {
     let api = openapi_service();
     let metrics_state = state.clone();
     let mut route = Route::new()
@@ -109,8 +116,20 @@ pub fn endpoint(state: Arc<AppState>) -> BoxEndpoint<'static> {
             .at(r.prefix.clone(), relay.clone())
             .at(format!("{}/*rest", r.prefix), relay);
     }
+    let api = Arc::new(api.boxed());
+    let spa = spa.map(Arc::new);
+    let root = poem::endpoint::make(move |req: Request| {
+        let api = api.clone();
+        let spa = spa.clone();
+        async move {
+            match spa {
+                Some(spa) if crate::spa::SpaEndpoint::claims(&req) => spa.call(req).await,
+                _ => api.call(req).await,
+            }
+        }
+    });
     route
-        .nest("/", api)
+        .nest("/", root)
         .catch_all_error(|error: poem::Error| async move { problem_for(error) })
         .around(cookie_layer)
         .data(state)

@@ -24,6 +24,7 @@ pub mod route;
 pub mod seal;
 pub mod session;
 pub mod session_cookie;
+pub mod spa;
 pub mod state;
 
 pub use app::App;

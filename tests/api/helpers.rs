@@ -450,6 +450,15 @@ impl TestApp {
     /// Sends `GET path` over a raw connection, byte for byte: HTTP clients normalize `%2e%2e`
     /// away, which is exactly what an attacker would not do. Returns the status code.
     pub async fn raw_get(&self, path: &str) -> u16 {
+        let text = self.raw_get_text(path).await;
+        text.split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Like [`TestApp::raw_get`], returning the whole response (head and body) as text.
+    pub async fn raw_get_text(&self, path: &str) -> String {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let address = self.address.trim_start_matches("http://");
         let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
@@ -460,11 +469,7 @@ impl TestApp {
         stream.write_all(request.as_bytes()).await.unwrap();
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await.unwrap();
-        let text = String::from_utf8_lossy(&response);
-        text.split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0)
+        String::from_utf8_lossy(&response).into_owned()
     }
 
     pub fn csrf(&self) -> String {

@@ -10,4 +10,5 @@ mod refresh;
 mod relay;
 mod roles;
 mod session;
+mod spa;
 mod sso_variants;
