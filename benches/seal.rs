@@ -3,28 +3,14 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use oidc_bff::seal::KeyRing;
-use oidc_bff::session::{CompactToken, Session};
+use oidc_bff::session::Session;
 
 #[path = "../tests/fixtures/tokens.rs"]
 mod tokens;
 
-fn realistic_session() -> Session {
-    let (access, id, refresh) = tokens::realistic();
-    Session {
-        sid: Session::new_sid(),
-        login_at: 1_790_000_000,
-        last_seen: 1_790_000_000,
-        access_token: CompactToken::new(&access),
-        access_expires_at: 1_790_003_600,
-        refresh_token: Some(CompactToken::new(&refresh)),
-        id_token: CompactToken::new(&id),
-        roles: vec!["analyst".into()],
-    }
-}
-
 fn codec(c: &mut Criterion) {
     let ring = KeyRing::new(&[[7u8; 32], [8u8; 32]]);
-    let session = realistic_session();
+    let session = tokens::session(tokens::realistic());
     let sealed = ring.seal("__Host-bff", &session.to_bytes());
     c.bench_function(
         "seal realistic session (serialize+deflate+encrypt+base64)",

@@ -2,24 +2,12 @@
 
 use crate::helpers::*;
 use oidc_bff::cookies::{RequestCookies, ResponseCookies};
-use oidc_bff::session::{CompactToken, Session};
 use oidc_bff::session_cookie::{SessionCookies, SessionRead};
 
 #[path = "../fixtures/tokens.rs"]
 mod tokens;
 
-fn session_of((access, id, refresh): (String, String, String)) -> Session {
-    Session {
-        sid: Session::new_sid(),
-        login_at: 1_790_000_000,
-        last_seen: 1_790_000_000,
-        access_token: CompactToken::new(&access),
-        access_expires_at: 1_790_003_600,
-        refresh_token: Some(CompactToken::new(&refresh)),
-        id_token: CompactToken::new(&id),
-        roles: vec!["analyst".into(), "chat.user".into()],
-    }
-}
+use tokens::session as session_of;
 
 fn cookies(max_chunks: usize) -> SessionCookies {
     SessionCookies::new(&config_with(&format!("[session]\nmax_chunks = {max_chunks}")).session)
