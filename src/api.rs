@@ -66,7 +66,9 @@ pub struct User {
 pub struct SessionInfo {
     /// Whether a session exists.
     pub authenticated: bool,
-    /// The user (only when authenticated).
+    // The user (only when authenticated). Not a doc comment on purpose: a description on a
+    // referenced schema makes the spec wrap it in `allOf`, which client generators type as `any`.
+    #[allow(missing_docs)]
     #[oai(skip_serializing_if_is_none)]
     pub user: Option<User>,
     /// The ID token's claims, minus protocol-only ones (only when authenticated).
