@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Runs every check and test: formatting, lints, unit, property and integration tests (against
-# a real oidc-provider started on loopback by the tests), and the benchmark code in test mode.
+# Runs every check and test:
+#   the generated Angular client matches openapi/ (drift check), the Angular app builds,
+#   formatting, lints, unit, property and integration tests (against a real oidc-provider),
+#   the benchmark code in test mode, the nginx config check, and the end-to-end test
+#   (Debian's Chromium -> nginx -> two oidc-bff replicas -> oidc-provider + demo upstream).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oidc-bff/target}"
+export PATH="$PATH:/usr/sbin"
+
+scripts/install-deps.sh
 
 npm_install() {
   local dir=$1
@@ -12,9 +18,17 @@ npm_install() {
     touch "$dir/node_modules"
   fi
 }
-
 npm_install tests/sso
+npm_install tests/e2e
+npm_install examples/angular
 
+echo "== generated client drift check and Angular build"
+(cd examples/angular && npm run --silent check-client && npx ng build --configuration production >/dev/null)
+
+echo "== fmt, clippy, cargo test"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked
+
+echo "== nginx config check and end-to-end test in Chromium"
+(cd tests/e2e && npm run --silent check-nginx && BFF_BIN="$CARGO_TARGET_DIR/debug/oidc-bff" npm test)

@@ -12,7 +12,7 @@ use crate::state::{AppState, SessionState};
 use chrono::{DateTime, TimeZone, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Header, Query};
-use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::payload::{Html, Json, PlainText};
 use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
 use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
@@ -44,6 +44,51 @@ pub enum Redirect {
 
 fn redirect(location: impl Into<String>) -> Redirect {
     Redirect::Found(location.into(), "no-store".into())
+}
+
+/// `GET /api/callback` answer.
+#[derive(ApiResponse)]
+pub enum CallbackResponse {
+    /// Signed in (to `returnTo`) or failed (to `/?authError=<code>`).
+    #[oai(status = 302)]
+    Found(
+        #[oai(header = "Location")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+    /// Signed in, after a cross-site navigation with a `Strict` session cookie: a page that
+    /// navigates on to `returnTo` from our own origin, so the landing carries the cookie.
+    #[oai(status = 200)]
+    Continue(
+        Html<String>,
+        #[oai(header = "Cache-Control")] String,
+        #[oai(header = "Content-Security-Policy")] String,
+        #[oai(header = "Referrer-Policy")] String,
+    ),
+}
+
+/// The hop page needs no script, style or subresource.
+const HOP_CSP: &str = "default-src 'none'";
+
+/// A page that navigates to `return_to` (a validated local path) as a same-site navigation.
+fn same_site_hop(return_to: &str) -> String {
+    // Characters that could end the attribute or the URL are percent-encoded; `&` is escaped
+    // for HTML. `ReturnTo` already refused whitespace, control characters and backslashes.
+    let mut url = String::with_capacity(return_to.len());
+    for c in return_to.chars() {
+        match c {
+            '"' => url.push_str("%22"),
+            '\'' => url.push_str("%27"),
+            '<' => url.push_str("%3C"),
+            '>' => url.push_str("%3E"),
+            '&' => url.push_str("&amp;"),
+            c => url.push(c),
+        }
+    }
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" \
+         content=\"0;url={url}\"><title>Signing in…</title></head><body>\
+         <p><a href=\"{url}\">Continue</a></p></body></html>"
+    )
 }
 
 /// The signed-in user, as the SPA shows them.
@@ -201,6 +246,12 @@ impl BffApi {
     /// redirects to `/?authError=<code>` with no session: `access_denied`, `sso_error`,
     /// `invalid_state`, `login_expired`, `invalid_issuer`, `invalid_request`, `code_rejected`,
     /// `invalid_id_token`, `sso_unavailable`, `session_too_large`.
+    ///
+    /// When the browser says the navigation is cross-site (`Sec-Fetch-Site: cross-site`, as
+    /// after the SSO's redirect) and the session cookie is `SameSite=Strict`, a successful
+    /// sign-in answers 200 with a tiny page that navigates on to `returnTo` instead: a landing
+    /// at the end of a cross-site redirect chain would be sent without the Strict cookie, and
+    /// the user would look signed out on a server-rendered `returnTo`.
     #[oai(
         path = "/api/callback",
         method = "get",
@@ -215,18 +266,29 @@ impl BffApi {
         state: Query<Option<String>>,
         iss: Query<Option<String>>,
         error: Query<Option<String>>,
+        #[oai(name = "Sec-Fetch-Site")] fetch_site: Header<Option<String>>,
         cookies: Data<&RequestCookies>,
         out: Data<&Arc<ResponseCookies>>,
-    ) -> Redirect {
+    ) -> CallbackResponse {
         let outcome = complete_login(&app, code.0, state.0, iss.0, error.0, &cookies, &out).await;
         match outcome {
             Ok(return_to) => {
                 app.metrics.login("ok");
-                redirect(return_to)
+                let strict = app.config.session.same_site == crate::config::SameSite::Strict;
+                if strict && fetch_site.0.as_deref() == Some("cross-site") {
+                    CallbackResponse::Continue(
+                        Html(same_site_hop(&return_to)),
+                        "no-store".into(),
+                        HOP_CSP.into(),
+                        "no-referrer".into(),
+                    )
+                } else {
+                    CallbackResponse::Found(return_to, "no-store".into())
+                }
             }
             Err(code) => {
                 app.metrics.login(code);
-                redirect(format!("/?authError={code}"))
+                CallbackResponse::Found(format!("/?authError={code}"), "no-store".into())
             }
         }
     }

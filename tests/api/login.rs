@@ -360,3 +360,83 @@ fn rewrite_login_cookie(app: &mut TestApp, change: impl FnOnce(&mut LoginState))
     let sealed = ring.seal(&name, &login.to_bytes());
     app.jar.cookies.insert(name, sealed);
 }
+
+async fn callback_cross_site(app: &mut TestApp, callback: &url::Url) -> reqwest::Response {
+    let path = format!("{}?{}", callback.path(), callback.query().unwrap_or(""));
+    app.request(
+        reqwest::Method::GET,
+        &path,
+        &[("sec-fetch-site", "cross-site")],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn cross_site_callback_with_strict_cookie_ends_with_a_same_site_hop() {
+    let _sso = shared_sso().await;
+    let mut app = spawn_app().await;
+    let authorize = app.start_login("/reports?a=1&b=\"<x>'").await;
+    let callback = app.authorize_at_sso(&authorize, "alice").await;
+
+    let response = callback_cross_site(&mut app, &callback).await;
+
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("location").is_none());
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert_eq!(
+        response.headers()["content-security-policy"],
+        "default-src 'none'"
+    );
+    assert!(app.jar.set_cookie_line("__Host-bff").is_some(), "signed in");
+    let page = response.text().await.unwrap();
+    let target = "/reports?a=1&amp;b=%22%3Cx%3E%27";
+    assert!(
+        page.contains(&format!("content=\"0;url={target}\"")),
+        "{page}"
+    );
+    assert!(page.contains(&format!("href=\"{target}\"")), "{page}");
+    assert_eq!(app.session().await["user"]["sub"], "alice");
+}
+
+#[tokio::test]
+async fn lax_cookie_or_same_site_callback_is_a_plain_302() {
+    let _sso = shared_sso().await;
+    let mut app = spawn_app_with(config_with("[session]\nsame_site = \"lax\"")).await;
+    let authorize = app.start_login("/chat").await;
+    let callback = app.authorize_at_sso(&authorize, "alice").await;
+    let response = callback_cross_site(&mut app, &callback).await;
+    assert_eq!(response.status(), 302);
+    assert_eq!(location(&response), "/chat");
+
+    let mut app = spawn_app().await;
+    let authorize = app.start_login("/chat").await;
+    let callback = app.authorize_at_sso(&authorize, "alice").await;
+    let path = format!("{}?{}", callback.path(), callback.query().unwrap_or(""));
+    let response = app
+        .request(
+            reqwest::Method::GET,
+            &path,
+            &[("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert_eq!(response.status(), 302);
+    assert_eq!(location(&response), "/chat");
+}
+
+#[tokio::test]
+async fn failed_cross_site_callback_still_redirects_with_auth_error() {
+    let _sso = shared_sso().await;
+    let mut app = spawn_app().await;
+    let response = app
+        .request(
+            reqwest::Method::GET,
+            "/api/callback?code=x&state=forged",
+            &[("sec-fetch-site", "cross-site")],
+        )
+        .await;
+    assert_eq!(response.status(), 302);
+    assert_eq!(location(&response), "/?authError=invalid_state");
+}

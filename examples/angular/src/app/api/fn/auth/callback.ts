@@ -13,23 +13,25 @@ export interface Callback$Params {
   state?: string;
   iss?: string;
   error?: string;
+  'Sec-Fetch-Site'?: string;
 }
 
-export function callback(http: HttpClient, rootUrl: string, params?: Callback$Params, context?: HttpContext): Observable<StrictHttpResponse<void>> {
+export function callback(http: HttpClient, rootUrl: string, params?: Callback$Params, context?: HttpContext): Observable<StrictHttpResponse<string>> {
   const rb = new RequestBuilder(rootUrl, callback.PATH, 'get');
   if (params) {
     rb.query('code', params.code, {"explode":true});
     rb.query('state', params.state, {"explode":true});
     rb.query('iss', params.iss, {"explode":true});
     rb.query('error', params.error, {"explode":true});
+    rb.header('Sec-Fetch-Site', params['Sec-Fetch-Site'], {"explode":true});
   }
 
   return http.request(
-    rb.build({ responseType: 'text', accept: '*/*', context })
+    rb.build({ responseType: 'text', accept: 'text/html; charset=utf-8', context })
   ).pipe(
     filter((r: any): r is HttpResponse<any> => r instanceof HttpResponse),
     map((r: HttpResponse<any>) => {
-      return (r as HttpResponse<any>).clone({ body: undefined }) as StrictHttpResponse<void>;
+      return r as StrictHttpResponse<string>;
     })
   );
 }

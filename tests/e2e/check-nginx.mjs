@@ -1,0 +1,60 @@
+// `npm run check-nginx`: syntax-checks deploy/nginx/oidc-bff.conf with the real nginx
+// (`nginx -t`), twice, in a throwaway prefix directory:
+//   1. the production file as written (TLS and all; only the certificate paths point at a
+//      self-signed pair made for the check, and the access log into the throwaway folder),
+//      included in a minimal main context;
+//   2. the plain-HTTP loopback copy the end-to-end test runs.
+// Environment: NGINX_BIN (default: nginx on PATH, else /usr/sbin/nginx).
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PRODUCTION_CONF, adaptSiteConf, mainConf } from './lib/nginx-conf.mjs';
+import { findNginx } from './lib/procs.mjs';
+
+const nginx = findNginx();
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'oidc-bff-nginx-check-'));
+let failed = false;
+try {
+  const run = (label, site) => {
+    const dir = path.join(tmp, label);
+    fs.mkdirSync(dir, { recursive: true });
+    const siteFile = path.join(dir, 'oidc-bff.conf');
+    fs.writeFileSync(siteFile, site);
+    const conf = path.join(dir, 'nginx.conf');
+    fs.writeFileSync(conf, mainConf({ prefix: dir, siteFile }));
+    const r = spawnSync(nginx, ['-t', '-p', dir, '-c', conf], { encoding: 'utf8' });
+    process.stdout.write(`${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? `${r.error.message}\n` : ''}`);
+    // nginx -t exits 0 despite warnings ([warn]); treat those as failures too
+    if (r.status !== 0 || /\[(warn|emerg|crit|alert)\]/.test(r.stderr ?? '')) {
+      failed = true;
+      console.log(`FAIL ${label}`);
+    } else {
+      console.log(`ok   ${label}`);
+    }
+  };
+
+  // 1. production file, certificates swapped for a self-signed pair
+  const crt = path.join(tmp, 'tls.crt');
+  const key = path.join(tmp, 'tls.key');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=app.example.com',
+    '-keyout', key, '-out', crt], { stdio: 'ignore' });
+  const prod = fs.readFileSync(PRODUCTION_CONF, 'utf8')
+    .replace(/ssl_certificate\s+\S+;/, `ssl_certificate ${crt};`)
+    .replace(/ssl_certificate_key\s+\S+;/, `ssl_certificate_key ${key};`)
+    .replace(/access_log\s+\/\S+/, `access_log ${path.join(tmp, 'production', 'access.log')}`); // nginx -t opens it
+  run('production', prod);
+
+  // 2. the e2e copy
+  run('e2e', adaptSiteConf({
+    listen: '127.0.0.1:18080',
+    servers: ['127.0.0.1:18081', '127.0.0.1:18082'],
+    root: path.join(tmp, 'browser'),
+    accessLog: `${path.join(tmp, 'e2e', 'access.log')} e2e`,
+    extraServerDirectives: ['add_header X-Served-By $upstream_addr always;'],
+  }));
+} finally {
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
