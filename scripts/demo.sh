@@ -160,6 +160,8 @@ npm_ci_if_needed examples/angular
 if [[ "${SKIP_BUILD:-}" != 1 ]]; then
   say "building the BFF (cargo build, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
   cargo build
+  say "building the Angular app (ng build)"
+  (cd examples/angular && npx ng build --configuration production >/dev/null)
 fi
 [[ -x "$BIN" ]] || die "no BFF binary at $BIN (run without SKIP_BUILD=1, or set CARGO_TARGET_DIR)"
 
