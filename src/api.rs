@@ -309,9 +309,14 @@ impl BffApi {
         cookies: Data<&RequestCookies>,
         out: Data<&Arc<ResponseCookies>>,
     ) -> SessionResponse {
-        let info = match state.session(&cookies, &out, now()).await {
+        let now = now();
+        let info = match state.session(&cookies, &out, now).await {
             SessionState::None => SessionInfo::anonymous(),
             SessionState::Active(session) | SessionState::Stale(session, _) => {
+                // The SPA reads the CSRF cookie; put it back if the browser lost it.
+                state
+                    .cookies
+                    .ensure_csrf_cookie(&cookies, &out, &session, now);
                 describe(&state, &session)
             }
         };

@@ -126,11 +126,6 @@ impl Error {
         self.kind
     }
 
-    /// The user-safe detail.
-    pub fn detail(&self) -> &str {
-        &self.detail
-    }
-
     /// The problem+json body of this error.
     pub fn problem(&self) -> Problem {
         Problem::new(self.kind, self.detail.to_string())

@@ -104,17 +104,14 @@ fn match_route<'a>(state: &'a AppState, req: &Request) -> Result<(&'a Route, Str
 /// Phases 2–3: the session (refreshed if due), the roles, and CSRF for unsafe methods.
 /// Returns the access token to relay.
 async fn authorize(state: &AppState, route: &Route, req: &Request) -> Result<String, Error> {
-    let cookies = req
-        .extensions()
-        .get::<RequestCookies>()
-        .cloned()
-        .unwrap_or_default();
+    let none = RequestCookies::default();
+    let cookies = req.extensions().get::<RequestCookies>().unwrap_or(&none);
     let out = req
         .extensions()
         .get::<Arc<ResponseCookies>>()
         .cloned()
         .unwrap_or_default();
-    let session = match state.session(&cookies, &out, now()).await {
+    let session = match state.session(cookies, &out, now()).await {
         SessionState::None => {
             return Err(Error::new(
                 ErrorKind::Unauthenticated,

@@ -76,11 +76,6 @@ impl SessionCookies {
         &self.ring
     }
 
-    /// The session cookie's base name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     fn session_attributes(&self, max_age: Option<i64>) -> CookieAttributes {
         CookieAttributes {
             http_only: true,

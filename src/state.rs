@@ -142,8 +142,6 @@ impl AppState {
                 self.cookies.clear(request, out);
                 return SessionState::None;
             }
-        } else {
-            self.cookies.ensure_csrf_cookie(request, out, &session, now);
         }
         SessionState::Active(session)
     }

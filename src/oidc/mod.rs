@@ -77,11 +77,6 @@ impl Sso {
         })
     }
 
-    /// The configuration this client was built with.
-    pub fn config(&self) -> &OidcConfig {
-        &self.config
-    }
-
     /// Whether discovery and keys are loaded (`/readyz`).
     pub fn is_ready(&self) -> bool {
         self.cached().is_some()
@@ -174,10 +169,5 @@ impl Sso {
     /// The shared HTTP client (for the token calls).
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
-    }
-
-    /// Our redirect URI.
-    pub fn redirect_uri(&self) -> &str {
-        &self.redirect_uri
     }
 }
