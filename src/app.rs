@@ -128,8 +128,20 @@ pub fn endpoint(
             }
         }
     });
+    let config = &state.config;
+    let cross_site = !config.cors.allowed_origins.is_empty();
+    let cors = poem::middleware::Cors::new()
+        .allow_origin(config.server.public_url.as_str())
+        .allow_origins(config.cors.allowed_origins.iter().map(String::as_str))
+        .allow_credentials(true)
+        .allow_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+        .allow_headers(["content-type", "accept", "x-xsrf-token"])
+        .max_age(600);
     route
         .nest("/", root)
+        // Cross-site mode only: an SPA on another site calls with credentials. Same-site
+        // deployments answer no CORS at all (the Origin check still applies).
+        .with_if(cross_site, cors)
         .catch_all_error(|error: poem::Error| async move { problem_for(error) })
         .around(cookie_layer)
         .data(state)

@@ -249,3 +249,105 @@ async fn server_sent_events_arrive_as_they_are_produced() {
         "events arrived together: {arrivals:?}"
     );
 }
+
+const SPA_ORIGIN: &str = "https://spa.example.org";
+
+async fn cross_site_app() -> TestApp {
+    spawn_app_with(config_with(&format!(
+        "[cors]\nallowed_origins = [\"{SPA_ORIGIN}\"]\n[session]\nsame_site = \"none\""
+    )))
+    .await
+}
+
+#[tokio::test]
+async fn cross_site_mode_answers_preflight_and_credentialed_calls_from_allowed_origins() {
+    let _sso = shared_sso().await;
+    let mut app = cross_site_app().await;
+    app.login_as("alice").await;
+
+    let preflight = app
+        .request(
+            Method::OPTIONS,
+            "/api/chat/whoami",
+            &[
+                ("origin", SPA_ORIGIN),
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "x-xsrf-token, content-type",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(preflight.status(), 200);
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        SPA_ORIGIN
+    );
+    assert_eq!(
+        preflight.headers()["access-control-allow-credentials"],
+        "true"
+    );
+
+    // The SPA on another site cannot read our XSRF cookie: it uses csrfToken from /api/session.
+    let csrf = app.session().await["csrfToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let response = app
+        .request(
+            Method::POST,
+            "/api/chat/whoami",
+            &[("origin", SPA_ORIGIN), ("x-xsrf-token", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        SPA_ORIGIN
+    );
+
+    let response = app
+        .request(
+            Method::POST,
+            "/api/chat/whoami",
+            &[("origin", "https://evil.example"), ("x-xsrf-token", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    assert!(response
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+}
+
+#[tokio::test]
+async fn cross_site_mode_issues_samesite_none_session_cookies() {
+    let _sso = shared_sso().await;
+    let mut app = cross_site_app().await;
+    let authorize = app.start_login("/").await;
+    let callback = app.authorize_at_sso(&authorize, "alice").await;
+    app.callback(&callback).await;
+    let line = app.jar.set_cookie_line("__Host-bff").unwrap();
+    assert!(
+        line.contains("SameSite=None") && line.contains("Secure") && line.contains("HttpOnly"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn same_site_mode_sends_no_cors_headers() {
+    let _sso = shared_sso().await;
+    let mut app = spawn_app().await;
+    let response = app
+        .request(Method::GET, "/api/session", &[("origin", SPA_ORIGIN)])
+        .await;
+    assert!(response
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}
