@@ -27,12 +27,45 @@ pub fn openapi_service() -> OpenApiService<BffApi, ()> {
 
 /// The OpenAPI document as served at `/openapi.json` and printed by `oidc-bff openapi`.
 pub fn spec_json() -> String {
-    openapi_service().spec()
+    serde_json::to_string_pretty(&spec_document()).unwrap_or_default()
 }
 
 /// The OpenAPI document as served at `/openapi.yaml` and printed by `oidc-bff openapi --yaml`.
 pub fn spec_yaml() -> String {
-    openapi_service().spec_yaml()
+    serde_yaml::to_string(&spec_document()).unwrap_or_default()
+}
+
+/// The name of the session cookie security scheme in the document.
+const SESSION_SCHEME: &str = "sessionCookie";
+
+/// poem-openapi's document plus the session cookie security scheme. The scheme is declared
+/// here rather than through poem-openapi's extractors, which would demand one cookie of a fixed
+/// name: the session may be chunked (`__Host-bff.0..n`), its name is configurable, and
+/// `/api/session` must answer without it.
+fn spec_document() -> serde_json::Value {
+    use serde_json::json;
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&openapi_service().spec()).unwrap_or_default();
+    doc["components"]["securitySchemes"][SESSION_SCHEME] = json!({
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "__Host-bff",
+        "description": "The sealed session (AEAD-encrypted, httpOnly), set by /api/callback. \
+            Chunked as __Host-bff.0..n when large; the name follows session.cookie_name. \
+            Browsers send it by themselves: clients never handle it.",
+    });
+    let needs_session = json!([{ SESSION_SCHEME: [] }]);
+    let optional_session = json!([{}, { SESSION_SCHEME: [] }]);
+    for (path, method, security) in [
+        ("/api/session", "get", &optional_session),
+        ("/api/logout", "post", &optional_session),
+        ("/api/logout", "get", &needs_session),
+    ] {
+        if let Some(operation) = doc["paths"][path].get_mut(method) {
+            operation["security"] = security.clone();
+        }
+    }
+    doc
 }
 
 /// A built application, bound to its port and ready to run.
@@ -100,8 +133,22 @@ pub fn endpoint(
     let metrics_state = state.clone();
     let mut route = Route::new()
         .nest("/docs", api.swagger_ui())
-        .at("/openapi.json", api.spec_endpoint())
-        .at("/openapi.yaml", api.spec_endpoint_yaml())
+        .at(
+            "/openapi.json",
+            poem::endpoint::make_sync(|_| {
+                Response::builder()
+                    .content_type("application/json; charset=utf-8")
+                    .body(spec_json())
+            }),
+        )
+        .at(
+            "/openapi.yaml",
+            poem::endpoint::make_sync(|_| {
+                Response::builder()
+                    .content_type("application/x-yaml; charset=utf-8")
+                    .body(spec_yaml())
+            }),
+        )
         .at(
             "/metrics",
             poem::endpoint::make_sync(move |_| {
