@@ -120,3 +120,75 @@ async fn sso_token_endpoint_failure_at_callback_is_sso_unavailable() {
         assert!(app.jar.set_cookie_line("__Host-bff").is_none());
     }
 }
+
+#[tokio::test]
+async fn discovery_or_jwks_garbage_keeps_the_service_not_ready_with_a_clear_error() {
+    let _sso = exclusive_sso().await;
+    let sso = sso();
+    for target in ["discovery", "jwks"] {
+        sso.fault(target, Some("garbage")).await;
+        let app = spawn_app().await;
+        let error = app.state.sso.provider().await.expect_err("garbage refused");
+        sso.fault(target, None).await;
+        let text = format!("{error}");
+        assert!(text.contains("not-ready"), "{text}");
+        let expected = if target == "jwks" {
+            "not a JSON Web Key Set"
+        } else {
+            "not valid provider metadata"
+        };
+        assert!(text.contains(expected), "{target}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn ca_file_is_loaded_and_a_bad_one_stops_startup_with_its_key() {
+    let _sso = shared_sso().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("ca.key"), dir.path().join("ca.pem"));
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=Corp Test Root",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success());
+    let mut app = spawn_app_with(config_with(&format!(
+        "[oidc]\nca_file = {:?}",
+        cert.to_str().unwrap()
+    )))
+    .await;
+    app.login_as("alice").await;
+
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate").unwrap();
+    let error = oidc_bff::App::build(config_with(&format!(
+        "[oidc]\nca_file = {:?}",
+        garbage.to_str().unwrap()
+    )))
+    .await
+    .err()
+    .expect("a bad CA file stops startup");
+    assert!(format!("{error:#}").contains("oidc.ca_file"), "{error:#}");
+
+    use figment::providers::{Format, Toml};
+    let missing = figment::Figment::from(Toml::string(&config_toml("")))
+        .merge(Toml::string("[oidc]\nca_file = \"/nonexistent/ca.pem\""));
+    let error = oidc_bff::Config::from_figment("test".into(), missing).unwrap_err();
+    assert_eq!(error.key, "oidc.ca_file");
+}
