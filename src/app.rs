@@ -7,7 +7,7 @@ use crate::cookies::cookie_layer;
 use crate::error::Problem;
 use crate::state::AppState;
 use poem::endpoint::BoxEndpoint;
-use poem::http::{header, StatusCode};
+use poem::http::StatusCode;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::OpenApiService;
@@ -224,6 +224,5 @@ async fn access_log<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Respo
     if path != "/healthz" && path != "/readyz" && path != "/metrics" {
         tracing::info!(%method, path = %path, status, elapsed_ms, "request");
     }
-    let _ = header::CONTENT_TYPE;
     Ok(response)
 }

@@ -97,11 +97,6 @@ impl ServerConfig {
     pub fn redirect_uri(&self) -> String {
         format!("{}/api/callback", self.public_url)
     }
-
-    /// Whether the browser reaches us over TLS (decides `X-Forwarded-Proto`).
-    pub fn is_https(&self) -> bool {
-        self.public_url.starts_with("https://")
-    }
 }
 
 /// How the client authenticates at the token endpoint.

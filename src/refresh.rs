@@ -54,7 +54,6 @@ type Key = [u8; 32];
 pub struct Refresher {
     inflight: Mutex<HashMap<Key, Shared<BoxFuture<'static, Outcome>>>>,
     recent: Mutex<HashMap<Key, (Instant, Arc<Renewed>)>>,
-    calls: std::sync::atomic::AtomicU64,
 }
 
 fn key_of(refresh_token: &str) -> Key {
@@ -82,8 +81,6 @@ impl Refresher {
             if let Some(future) = inflight.get(&key) {
                 future.clone()
             } else {
-                self.calls
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let sso = sso.clone();
                 let token = refresh_token.to_string();
                 // Spawned, so a browser that disconnects does not cancel the refresh for the
@@ -110,11 +107,6 @@ impl Refresher {
             self.remember(key, renewed.clone());
         }
         outcome
-    }
-
-    /// How many refreshes were sent to the SSO by this process (for metrics and tests).
-    pub fn sso_calls(&self) -> u64 {
-        self.calls.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn remembered(&self, key: &Key) -> Option<Arc<Renewed>> {

@@ -152,11 +152,6 @@ impl RouteTable {
     pub fn iter(&self) -> impl Iterator<Item = &Route> {
         self.routes.iter()
     }
-
-    /// Whether no route is configured.
-    pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
-    }
 }
 
 impl Route {

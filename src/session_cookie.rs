@@ -128,10 +128,7 @@ impl SessionCookies {
                 out.expire(name, self.session_attributes(None));
             }
         }
-        let csrf = self.csrf_token(session);
-        if request.get(XSRF_COOKIE) != Some(csrf.as_str()) {
-            self.set_csrf_cookie(out, &csrf, max_age);
-        }
+        self.ensure_csrf_cookie(request, out, session, now);
         let total = chunks.iter().map(|(n, v)| n.len() + 1 + v.len()).sum();
         Ok((chunks.len(), total))
     }

@@ -57,6 +57,16 @@ impl TokenError {
 /// When the SSO gives no `expires_in` and the token is opaque, assume this lifetime (seconds).
 const DEFAULT_ACCESS_TOKEN_LIFETIME: i64 = 300;
 
+/// A client whose token endpoint is set (the crate tracks endpoints in the type).
+type TokenEndpointClient = CoreClient<
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+>;
+
 type OAuthError = RequestTokenError<
     openidconnect::HttpClientError<reqwest::Error>,
     StandardErrorResponse<CoreErrorResponseType>,
@@ -132,6 +142,20 @@ impl Sso {
         }
     }
 
+    /// The client for the token endpoint, and the `client_assertion` parameters when
+    /// authenticating with `private_key_jwt`.
+    fn token_endpoint(
+        &self,
+        provider: &Provider,
+    ) -> Result<(TokenEndpointClient, Vec<(String, String)>), TokenError> {
+        let client = self
+            .token_client(provider)
+            .map_err(|e| TokenError::Unavailable(anyhow::anyhow!("{e}")))?
+            .set_token_uri(TokenUrl::from_url(provider.endpoints.token.clone()));
+        let params = self.assertion_params(provider.endpoints.token.as_str())?;
+        Ok((client, params))
+    }
+
     /// Exchanges an authorization code (with its PKCE verifier) for tokens.
     pub async fn exchange_code(
         &self,
@@ -140,14 +164,11 @@ impl Sso {
         pkce_verifier: &str,
         now: i64,
     ) -> Result<TokenSet, TokenError> {
-        let client = self
-            .token_client(provider)
-            .map_err(|e| TokenError::Unavailable(anyhow::anyhow!("{e}")))?
-            .set_token_uri(TokenUrl::from_url(provider.endpoints.token.clone()));
+        let (client, params) = self.token_endpoint(provider)?;
         let mut request = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()));
-        for (name, value) in self.assertion_params(provider.endpoints.token.as_str())? {
+        for (name, value) in params {
             request = request.add_extra_param(name, value);
         }
         let response = request.request_async(self.http()).await.map_err(classify)?;
@@ -161,13 +182,10 @@ impl Sso {
         refresh_token: &str,
         now: i64,
     ) -> Result<TokenSet, TokenError> {
-        let client = self
-            .token_client(provider)
-            .map_err(|e| TokenError::Unavailable(anyhow::anyhow!("{e}")))?
-            .set_token_uri(TokenUrl::from_url(provider.endpoints.token.clone()));
+        let (client, params) = self.token_endpoint(provider)?;
         let token = RefreshToken::new(refresh_token.to_string());
         let mut request = client.exchange_refresh_token(&token);
-        for (name, value) in self.assertion_params(provider.endpoints.token.as_str())? {
+        for (name, value) in params {
             request = request.add_extra_param(name, value);
         }
         let response = request.request_async(self.http()).await.map_err(classify)?;
