@@ -31,8 +31,29 @@ pub async fn shared_sso() -> tokio::sync::RwLockReadGuard<'static, ()> {
     FAULT_LOCK.read().await
 }
 
-pub async fn exclusive_sso() -> tokio::sync::RwLockWriteGuard<'static, ()> {
-    FAULT_LOCK.write().await
+/// Exclusive use of the shared SSO for a test that injects faults. Dropping it (also when the
+/// test panics) resets every fault, so one failure cannot cascade into unrelated tests.
+pub struct ExclusiveSso(#[allow(dead_code)] tokio::sync::RwLockWriteGuard<'static, ()>);
+
+impl Drop for ExclusiveSso {
+    fn drop(&mut self) {
+        let address = sso().base.trim_start_matches("http://").to_string();
+        // Drop cannot await: a plain blocking request on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(&address)?;
+            write!(
+                stream,
+                "POST /__test/reset HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )?;
+            stream.read_to_end(&mut Vec::new()).map(|_| ())
+        })
+        .join();
+    }
+}
+
+pub async fn exclusive_sso() -> ExclusiveSso {
+    ExclusiveSso(FAULT_LOCK.write().await)
 }
 
 fn client_list(pkjwt_public: &Value) -> Value {
@@ -53,10 +74,13 @@ fn client_list(pkjwt_public: &Value) -> Value {
     let mut pkjwt = client("bff-pkjwt", "private_key_jwt", "PS256");
     pkjwt["jwks"] = serde_json::json!({ "keys": [pkjwt_public] });
     pkjwt.as_object_mut().unwrap().remove("client_secret");
+    let mut public = client("bff-public", "none", "RS256");
+    public.as_object_mut().unwrap().remove("client_secret");
     serde_json::json!([
         client("bff-basic", "client_secret_basic", "RS256"),
         client("bff-post", "client_secret_post", "ES256"),
         pkjwt,
+        public,
     ])
 }
 

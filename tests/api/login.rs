@@ -440,3 +440,45 @@ async fn failed_cross_site_callback_still_redirects_with_auth_error() {
     assert_eq!(response.status(), 302);
     assert_eq!(location(&response), "/?authError=invalid_state");
 }
+
+#[tokio::test]
+async fn extra_auth_params_reach_the_authorization_request() {
+    let _sso = shared_sso().await;
+    let mut app = spawn_app_with(config_with(
+        "[oidc.extra_auth_params]\nprompt = \"login\"\nui_locales = \"de\"",
+    ))
+    .await;
+    let authorize = app.start_login("/").await;
+    assert_eq!(query_param(&authorize, "prompt").as_deref(), Some("login"));
+    assert_eq!(query_param(&authorize, "ui_locales").as_deref(), Some("de"));
+    let callback = app.authorize_at_sso(&authorize, "alice").await;
+    assert_eq!(location(&app.callback(&callback).await), "/");
+}
+
+#[tokio::test]
+async fn a_public_client_signs_in_with_pkce_alone() {
+    let _sso = shared_sso().await;
+    let mut app = spawn_app_with(config_with(
+        "[oidc]\nclient_id = \"bff-public\"\nclient_secret = \"\"\nauth_method = \"none\"",
+    ))
+    .await;
+    app.login_as("bob").await;
+    assert_eq!(app.session().await["user"]["sub"], "bob");
+}
+
+#[tokio::test]
+async fn a_configured_cookie_name_is_used_for_session_and_login_cookies() {
+    let _sso = shared_sso().await;
+    let mut app = spawn_app_with(config_with("[session]\ncookie_name = \"__Host-shop\"")).await;
+    let authorize = app.start_login("/").await;
+    assert!(app
+        .jar
+        .cookies
+        .keys()
+        .any(|n| n.starts_with("__Host-shop-login-")));
+    let callback = app.authorize_at_sso(&authorize, "alice").await;
+    app.callback(&callback).await;
+    assert!(app.jar.cookies.contains_key("__Host-shop"));
+    assert!(!app.jar.cookies.contains_key("__Host-bff"));
+    assert_eq!(app.session().await["user"]["sub"], "alice");
+}

@@ -75,6 +75,27 @@ async fn no_session_is_401_problem_with_www_authenticate() {
 }
 
 #[tokio::test]
+async fn tampered_cookie_on_an_api_is_401_and_cleared() {
+    let _sso = shared_sso().await;
+    let mut app = spawn_app().await;
+    app.login_as("alice").await;
+    let value = app.jar.cookies.get_mut("__Host-bff").unwrap();
+    let last = if value.ends_with('A') { 'B' } else { 'A' };
+    value.pop();
+    value.push(last);
+    let response = app.get("/api/chat/whoami").await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert!(
+        app.jar.session_names().is_empty(),
+        "the bad cookie is cleared"
+    );
+}
+
+#[tokio::test]
 async fn role_gated_route_is_403_without_the_role_and_relayed_with_it() {
     let _sso = shared_sso().await;
     let mut bob = spawn_app().await;
