@@ -9,9 +9,12 @@ use oidc_bff::session::Session;
 mod tokens;
 
 fn codec(c: &mut Criterion) {
-    let ring = KeyRing::new(&[[7u8; 32], [8u8; 32]]);
+    let ring = KeyRing::new(
+        &[[7u8; 32], [8u8; 32]],
+        &oidc_bff::seal::deployment_binding("https://sso.example.com/oidc/app", "app"),
+    );
     let session = tokens::session(tokens::realistic());
-    let sealed = ring.seal("__Host-bff", &session.to_bytes());
+    let sealed = ring.seal("__Host-bff", &session.to_bytes()).unwrap();
     c.bench_function(
         "seal realistic session (serialize+deflate+encrypt+base64)",
         |b| b.iter(|| ring.seal("__Host-bff", &black_box(&session).to_bytes())),

@@ -7,7 +7,6 @@ use crate::oidc::id_token::ExpectedNonce;
 use crate::oidc::token::TokenError;
 use crate::return_to::ReturnTo;
 use crate::session::{now, CompactToken, Session, LOGIN_FLOW_LIFETIME};
-use crate::session_cookie::XSRF_HEADER;
 use crate::state::{AppState, SessionState};
 use chrono::{DateTime, TimeZone, Utc};
 use poem::web::Data;
@@ -225,17 +224,20 @@ impl BffApi {
         /// Local path to return to after sign-in (default `/`).
         #[oai(name = "returnTo")]
         return_to: Query<Option<String>>,
+        cookies: Data<&RequestCookies>,
         out: Data<&Arc<ResponseCookies>>,
     ) -> Result<Redirect, Error> {
         let return_to = match return_to.0.as_deref() {
             None | Some("") => ReturnTo::default(),
-            Some(text) => ReturnTo::parse(text).map_err(|why| {
-                tracing::info!(reason = why, "login refused: bad returnTo");
-                Error::new(ErrorKind::BadRequest, why)
-            })?,
+            Some(text) => ReturnTo::parse(text)
+                .and_then(|r| r.outside_apis(&state.config.routes))
+                .map_err(|why| {
+                    tracing::info!(reason = why, "login refused: bad returnTo");
+                    Error::new(ErrorKind::BadRequest, why)
+                })?,
         };
         let (url, login) = state.sso.authorize(return_to.to_string(), now()).await?;
-        state.cookies.write_login(&out, &login);
+        state.cookies.write_login(&cookies, &out, &login);
         Ok(redirect(url))
     }
 
@@ -336,17 +338,12 @@ impl BffApi {
     async fn logout_post(
         &self,
         state: Data<&Arc<AppState>>,
-        #[oai(name = "X-XSRF-TOKEN")] xsrf: Header<Option<String>>,
+        #[oai(name = "X-XSRF-TOKEN")] _xsrf: Header<Option<String>>,
         headers: &poem::http::HeaderMap,
         cookies: Data<&RequestCookies>,
         out: Data<&Arc<ResponseCookies>>,
     ) -> Result<LogoutResponse, Error> {
-        if !crate::csrf::origin_allowed(&state.config, headers) {
-            return Err(Error::new(
-                ErrorKind::CsrfRejected,
-                "the request's Origin is not allowed",
-            ));
-        }
+        crate::csrf::check_request_origin(&state.config, headers)?;
         let session = match state.cookies.read(&cookies) {
             crate::session_cookie::SessionRead::Valid(session) => *session,
             _ => {
@@ -359,12 +356,7 @@ impl BffApi {
                 ));
             }
         };
-        if !state.cookies.verify_csrf(&session, xsrf.0.as_deref()) {
-            return Err(Error::new(
-                ErrorKind::CsrfRejected,
-                format!("missing or invalid {XSRF_HEADER} header"),
-            ));
-        }
+        crate::csrf::check_token(&state.cookies, &session, headers)?;
         let logout_url = end_session(&state, &session, &cookies, &out).await;
         Ok(LogoutResponse::Ok(
             Json(LogoutResult { logout_url }),
@@ -472,18 +464,12 @@ async fn complete_login(
         tracing::info!("login flow expired");
         return Err(auth_error::LOGIN_EXPIRED);
     }
-    if let Some(error) = sso_error {
-        tracing::info!(sso_error = %sanitize(&error), "the SSO answered the login with an error");
-        return Err(if error == "access_denied" {
-            auth_error::ACCESS_DENIED
-        } else {
-            auth_error::SSO_ERROR
-        });
-    }
     let provider = app.sso.provider().await.map_err(|error| {
         tracing::warn!(error = %error, "callback: SSO metadata unavailable");
         auth_error::SSO_UNAVAILABLE
     })?;
+    // RFC 9207 asks for `iss` on error responses too: an error from a mixed-up SSO is refused
+    // as such, not shown as this SSO's answer.
     match iss {
         Some(iss) if iss != app.config.oidc.issuer => {
             tracing::warn!(iss = %sanitize(&iss), "callback iss does not name our SSO (RFC 9207)");
@@ -494,6 +480,14 @@ async fn complete_login(
             return Err(auth_error::INVALID_ISSUER);
         }
         _ => {}
+    }
+    if let Some(error) = sso_error {
+        tracing::info!(sso_error = %sanitize(&error), "the SSO answered the login with an error");
+        return Err(if error == "access_denied" {
+            auth_error::ACCESS_DENIED
+        } else {
+            auth_error::SSO_ERROR
+        });
     }
     let code = code
         .filter(|c| !c.is_empty())
@@ -570,9 +564,12 @@ async fn end_session(
         return app_root(state);
     };
     if let Some(refresh_token) = &session.refresh_token {
+        let refresh_token = refresh_token.expose();
+        // A cookie from before the last refresh must not be revived from the grace window.
+        state.refresher.forget(&refresh_token);
         state
             .sso
-            .revoke_refresh_token(&provider, &refresh_token.expose())
+            .revoke_refresh_token(&provider, &refresh_token)
             .await;
     }
     crate::oidc::end_session::end_session_url(

@@ -4,11 +4,10 @@
 use crate::api::BffApi;
 use crate::config::Config;
 use crate::cookies::cookie_layer;
-use crate::error::Problem;
+use crate::error::{Error, ErrorKind, Problem};
 use crate::state::AppState;
 use poem::endpoint::BoxEndpoint;
 use poem::http::StatusCode;
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::OpenApiService;
 use std::future::Future;
@@ -70,7 +69,7 @@ fn spec_document() -> serde_json::Value {
 
 /// A built application, bound to its port and ready to run.
 pub struct App {
-    acceptor: TcpAcceptor,
+    listener: tokio::net::TcpListener,
     port: u16,
     state: Arc<AppState>,
     endpoint: BoxEndpoint<'static>,
@@ -82,12 +81,8 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let bind = config.server.bind;
         let state = Arc::new(AppState::new(config)?);
-        let acceptor = TcpListener::bind(bind.to_string()).into_acceptor().await?;
-        let port = acceptor
-            .local_addr()
-            .first()
-            .and_then(|addr| addr.as_socket_addr().map(|a| a.port()))
-            .unwrap_or(0);
+        let listener = tokio::net::TcpListener::bind(bind).await?;
+        let port = listener.local_addr()?.port();
         tokio::spawn(state.sso.clone().load_until_ready());
         let spa = match &state.config.server.static_dir {
             Some(dir) => Some(crate::spa::SpaEndpoint::new(dir)?),
@@ -95,7 +90,7 @@ impl App {
         };
         let endpoint = endpoint(state.clone(), spa);
         Ok(App {
-            acceptor,
+            listener,
             port,
             state,
             endpoint,
@@ -114,24 +109,21 @@ impl App {
 
     /// Serves until `shutdown` completes, then drains in-flight requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        poem::Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(
-                self.endpoint,
-                shutdown,
-                Some(std::time::Duration::from_secs(10)),
-            )
-            .await
+        let limits = crate::server::Limits::from_config(&self.state.config.server);
+        crate::server::serve(self.listener, self.endpoint, limits, shutdown).await
     }
 }
 
-/// Every path of the service; with `spa`, reads outside `/api/` and our own paths serve the app.
+/// Every path of the service. A request is dispatched once: `TRACE` and `CONNECT` are refused;
+/// a path the route table claims (judged on its canonical spelling) is relayed; with `spa`,
+/// reads outside `/api/` and our own paths serve the app; everything else is the BFF's API.
 pub fn endpoint(
     state: Arc<AppState>,
     spa: Option<crate::spa::SpaEndpoint>,
 ) -> BoxEndpoint<'static> {
     let api = openapi_service();
     let metrics_state = state.clone();
-    let mut route = Route::new()
+    let route = Route::new()
         .nest("/docs", api.swagger_ui())
         .at(
             "/openapi.json",
@@ -156,24 +148,16 @@ pub fn endpoint(
                     .content_type("text/plain; version=0.0.4; charset=utf-8")
                     .body(metrics_state.metrics.encode())
             }),
-        );
-    for r in state.config.routes.iter() {
-        let relay = crate::proxy::RelayEndpoint::new(state.clone());
-        route = route
-            .at(r.prefix.clone(), relay.clone())
-            .at(format!("{}/*rest", r.prefix), relay);
-    }
-    let api = Arc::new(api.boxed());
+        )
+        .nest("/", api);
+    let own = Arc::new(route.boxed());
     let spa = spa.map(Arc::new);
+    let dispatch_state = state.clone();
     let root = poem::endpoint::make(move |req: Request| {
-        let api = api.clone();
+        let own = own.clone();
         let spa = spa.clone();
-        async move {
-            match spa {
-                Some(spa) if crate::spa::SpaEndpoint::claims(&req) => spa.call(req).await,
-                _ => api.call(req).await,
-            }
-        }
+        let state = dispatch_state.clone();
+        async move { dispatch(&state, &own, spa.as_deref(), req).await }
     });
     let config = &state.config;
     let cross_site = !config.cors.allowed_origins.is_empty();
@@ -184,16 +168,62 @@ pub fn endpoint(
         .allow_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
         .allow_headers(["content-type", "accept", "x-xsrf-token"])
         .max_age(600);
-    route
-        .nest("/", root)
+    let headers = Arc::new(crate::headers::SecurityHeaders::new(&config.server));
+    root
         // Cross-site mode only: an SPA on another site calls with credentials. Same-site
         // deployments answer no CORS at all (the Origin check still applies).
         .with_if(cross_site, cors)
         .catch_all_error(|error: poem::Error| async move { problem_for(error) })
         .around(cookie_layer)
         .data(state)
+        .around(move |ep, req| headers.clone().apply(ep, req))
         .around(access_log)
         .boxed()
+}
+
+/// Sends one request where it belongs (see [`endpoint`]).
+async fn dispatch(
+    state: &AppState,
+    own: &BoxEndpoint<'static>,
+    spa: Option<&crate::spa::SpaEndpoint>,
+    req: Request,
+) -> poem::Result<Response> {
+    use crate::headers::ResponseClass;
+    use crate::relay::Dispatch;
+    if matches!(
+        *req.method(),
+        poem::http::Method::TRACE | poem::http::Method::CONNECT
+    ) {
+        return Ok(Problem::from_status(StatusCode::METHOD_NOT_ALLOWED).into_response());
+    }
+    let mut response = match state.config.routes.dispatch(req.uri().path()) {
+        Dispatch::Route(route, path) => {
+            let mut response = crate::relay::relay(state, route, path, req)
+                .await
+                .map_err(poem::Error::from)?;
+            response.extensions_mut().insert(ResponseClass::Relayed);
+            return Ok(response);
+        }
+        Dispatch::Refused(rejection) => {
+            let status = match rejection {
+                crate::relay::path::PathRejection::TooLong => ErrorKind::UriTooLong,
+                _ => ErrorKind::BadRequest,
+            };
+            return Err(Error::new(status, rejection.reason()).into());
+        }
+        Dispatch::NotRouted => match spa {
+            Some(spa) if crate::spa::SpaEndpoint::claims(&req) => {
+                let mut response = spa.call(req).await?;
+                response.extensions_mut().insert(ResponseClass::App);
+                response
+            }
+            _ => own.call(req).await?,
+        },
+    };
+    if response.extensions().get::<ResponseClass>().is_none() {
+        response.extensions_mut().insert(ResponseClass::Bff);
+    }
+    Ok(response)
 }
 
 /// Our own errors keep their response; anything else poem produced becomes problem+json.

@@ -5,7 +5,7 @@
 //! environment variables. Everything is validated here, once, so that a bad value stops startup
 //! with one line naming its key instead of surfacing as a confusing failure on some request.
 
-use crate::route::RouteTable;
+use crate::relay::RouteTable;
 use base64::Engine;
 use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
@@ -90,6 +90,21 @@ pub struct ServerConfig {
     pub public_url: String,
     /// A built SPA to serve at `/`, if any.
     pub static_dir: Option<PathBuf>,
+    /// Networks of proxies whose `X-Forwarded-For` is kept (and extended); from anyone else
+    /// the header is replaced by the peer's address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Largest request head (request line and headers) accepted; larger ones get 431.
+    pub max_head_bytes: usize,
+    /// Time to receive a request head; also the longest idle keep-alive.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// On shutdown, how long in-flight requests and streams may still run.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+    /// The `Content-Security-Policy` of the SPA served from `static_dir`.
+    pub content_security_policy: String,
 }
 
 impl ServerConfig {
@@ -269,7 +284,7 @@ struct RawConfig {
     #[serde(default)]
     roles: RawRoles,
     #[serde(default)]
-    routes: Vec<crate::route::RawRoute>,
+    routes: Vec<crate::relay::RawRoute>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -279,6 +294,15 @@ struct RawServer {
     #[serde(default, deserialize_with = "lenient_string")]
     public_url: Option<String>,
     static_dir: Option<PathBuf>,
+    #[serde(default, deserialize_with = "list")]
+    trusted_proxies: Option<Vec<String>>,
+    max_head_bytes: Option<usize>,
+    #[serde(default, with = "humantime_serde")]
+    header_timeout: Option<Duration>,
+    max_connections: Option<usize>,
+    #[serde(default, with = "humantime_serde")]
+    shutdown_timeout: Option<Duration>,
+    content_security_policy: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -356,6 +380,12 @@ const KNOWN_KEYS: &[&str] = &[
     "server.bind",
     "server.public_url",
     "server.static_dir",
+    "server.trusted_proxies",
+    "server.max_head_bytes",
+    "server.header_timeout",
+    "server.max_connections",
+    "server.shutdown_timeout",
+    "server.content_security_policy",
     "oidc.issuer",
     "oidc.client_id",
     "oidc.client_secret",
@@ -382,6 +412,20 @@ const KNOWN_KEYS: &[&str] = &[
     "session.absolute_lifetime",
     "session.idle_timeout",
     "session.refresh_skew",
+    "session.max_chunks",
+    "cors.allowed_origins",
+    "roles.claims",
+    "roles.userinfo",
+];
+
+/// Keys whose environment value is parsed (numbers, booleans, `[a, b]` lists); every other
+/// key takes the variable's text verbatim.
+const PARSED_KEYS: &[&str] = &[
+    "server.trusted_proxies",
+    "server.max_head_bytes",
+    "server.max_connections",
+    "oidc.scopes",
+    "session.keys",
     "session.max_chunks",
     "cors.allowed_origins",
     "roles.claims",
@@ -468,6 +512,7 @@ impl Config {
         let mut figment = Figment::new();
         let default_file = dir.join("default.toml");
         if default_file.is_file() {
+            refuse_secrets_in(&default_file)?;
             figment = figment.merge(Toml::file(&default_file));
         }
         figment = figment.merge(Toml::file(&profile_file));
@@ -495,14 +540,48 @@ impl Config {
             }
         }
         figment = figment.merge(EnvLayer(env_pairs));
-        let config = Self::from_figment(profile, figment)?;
+        let committed = [default_file, profile_file];
+        let config = Self::from_layers(profile, figment, &committed)?;
         Ok(Loaded { config, warnings })
     }
 
     /// Validates whatever `figment` holds (defaults are applied here, not in the layers).
     pub fn from_figment(profile: String, figment: Figment) -> Result<Config, ConfigError> {
+        Self::from_layers(profile, figment, &[])
+    }
+
+    /// Like [`Config::from_figment`], knowing which files are committed to the repository:
+    /// a session key read from one of them is public, and accepted only on loopback.
+    fn from_layers(
+        profile: String,
+        figment: Figment,
+        committed: &[PathBuf],
+    ) -> Result<Config, ConfigError> {
+        let key_file = figment
+            .find_metadata("session.keys")
+            .and_then(|metadata| match &metadata.source {
+                Some(figment::Source::File(path)) => Some(path.clone()),
+                _ => None,
+            })
+            .filter(|path| committed.iter().any(|c| same_file(c, path)));
         let raw: RawConfig = figment.extract()?;
-        validate(profile, raw)
+        let config = validate(profile, raw)?;
+        if let Some(file) = key_file {
+            let public = Url::parse(&config.server.public_url).ok();
+            if !public.as_ref().is_some_and(is_loopback) {
+                return Err(ConfigError::new(
+                    "session.keys",
+                    format!(
+                        "the key in {} is committed to the repository, so anyone can seal \
+                         sessions with it; it is accepted only while server.public_url is a \
+                         loopback origin (set BFF_SESSION__KEYS or session.keys_file, generate \
+                         one with `oidc-bff keygen`)",
+                        file.display()
+                    ),
+                ));
+            }
+        }
+        Ok(config)
     }
 
     /// The configuration with every secret replaced by `[redacted]`, for `oidc-bff check`.
@@ -527,13 +606,27 @@ impl figment::Provider for EnvLayer {
     ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
         let mut figment = Figment::new();
         for (key, text) in &self.0 {
-            let value: figment::value::Value = match text.parse() {
-                Ok(value) => value,
-                Err(never) => match never {},
+            // Strings stay exactly as written: a client id or secret of digits (`0042`) must
+            // not become the number 42. Only numbers, booleans and lists are parsed.
+            let value: figment::value::Value = if PARSED_KEYS.contains(&key.as_str()) {
+                match text.parse() {
+                    Ok(value) => value,
+                    Err(never) => match never {},
+                }
+            } else {
+                figment::value::Value::from(text.clone())
             };
             figment = figment.merge(Serialized::default(key, value));
         }
         figment.data()
+    }
+}
+
+/// Whether two paths name the same file (figment records canonical paths).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
 
@@ -558,6 +651,19 @@ fn validate(profile: String, raw: RawConfig) -> Result<Config, ConfigError> {
     let server = validate_server(raw.server)?;
     let oidc = validate_oidc(raw.oidc)?;
     let session = validate_session(raw.session)?;
+    // A session cookie of max_chunks chunks, plus room for the other headers, must fit the
+    // request head limit, or the largest sessions would be answered 431.
+    let needed = (session.max_chunks + 1) * 4096;
+    if needed > server.max_head_bytes {
+        return Err(ConfigError::new(
+            "session.max_chunks",
+            format!(
+                "{} cookies need request heads of about {needed} bytes; raise \
+                 server.max_head_bytes to at least that",
+                session.max_chunks
+            ),
+        ));
+    }
     let cors = CorsConfig {
         allowed_origins: raw
             .cors
@@ -615,11 +721,100 @@ fn validate_server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
         .public_url
         .ok_or_else(|| ConfigError::new("server.public_url", "missing required key"))?;
     let public_url = parse_origin("server.public_url", &public_url)?;
+    require_https_off_loopback("server.public_url", &public_url)?;
+    let trusted_proxies = raw
+        .trusted_proxies
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            parse_network(text)
+                .map_err(|m| ConfigError::new(format!("server.trusted_proxies[{i}]"), m))
+        })
+        .collect::<Result<_, _>>()?;
+    let max_head_bytes = raw.max_head_bytes.unwrap_or(32 * 1024);
+    if !(8 * 1024..=1024 * 1024).contains(&max_head_bytes) {
+        return Err(ConfigError::new(
+            "server.max_head_bytes",
+            "must be between 8192 and 1048576",
+        ));
+    }
+    let header_timeout = raw.header_timeout.unwrap_or(Duration::from_secs(10));
+    let shutdown_timeout = raw.shutdown_timeout.unwrap_or(Duration::from_secs(30));
+    for (key, value) in [
+        ("server.header_timeout", header_timeout),
+        ("server.shutdown_timeout", shutdown_timeout),
+    ] {
+        if value.is_zero() {
+            return Err(ConfigError::new(key, "must be more than zero"));
+        }
+    }
+    let max_connections = raw.max_connections.unwrap_or(10_000);
+    if max_connections == 0 {
+        return Err(ConfigError::new(
+            "server.max_connections",
+            "must be at least 1",
+        ));
+    }
+    let content_security_policy = raw
+        .content_security_policy
+        .unwrap_or_else(|| crate::headers::DEFAULT_CSP.to_string());
+    if content_security_policy.is_empty()
+        || !content_security_policy
+            .bytes()
+            .all(|b| b == b' ' || b.is_ascii_graphic())
+    {
+        return Err(ConfigError::new(
+            "server.content_security_policy",
+            "must be a non-empty header value of visible ASCII",
+        ));
+    }
     Ok(ServerConfig {
         bind,
         public_url,
         static_dir: raw.static_dir,
+        trusted_proxies,
+        max_head_bytes,
+        header_timeout,
+        max_connections,
+        shutdown_timeout,
+        content_security_policy,
     })
+}
+
+/// A CIDR (`10.0.0.0/8`) or a single address.
+fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{text}` is not a network like 10.0.0.0/8 or an address"))
+}
+
+/// Whether `url`'s host is this machine: `localhost`, `*.localhost`, or a loopback address.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => {
+            let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+            domain == "localhost" || domain.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Plain http is accepted for loopback hosts only (development and tests); anywhere else it
+/// would carry codes, tokens or cookies in the clear.
+fn require_https_off_loopback(key: &str, text: &str) -> Result<(), ConfigError> {
+    let url = Url::parse(text)
+        .map_err(|e| ConfigError::new(key, format!("`{text}` is not a URL ({e})")))?;
+    if url.scheme() == "https" || is_loopback(&url) {
+        return Ok(());
+    }
+    Err(ConfigError::new(
+        key,
+        format!("`{text}` must use https (plain http is accepted for loopback hosts only)"),
+    ))
 }
 
 /// Accepts `scheme://host[:port]` (a trailing `/` is tolerated) and returns it without the slash.
@@ -652,6 +847,19 @@ fn validate_oidc(raw: RawOidc) -> Result<OidcConfig, ConfigError> {
             "oidc.issuer",
             format!("`{issuer}` must be an http(s) URL"),
         ));
+    }
+    require_https_off_loopback("oidc.issuer", &issuer)?;
+    for (name, url) in [
+        ("authorization", &raw.endpoints.authorization),
+        ("token", &raw.endpoints.token),
+        ("jwks", &raw.endpoints.jwks),
+        ("userinfo", &raw.endpoints.userinfo),
+        ("revocation", &raw.endpoints.revocation),
+        ("end_session", &raw.endpoints.end_session),
+    ] {
+        if let Some(url) = url {
+            require_https_off_loopback(&format!("oidc.endpoints.{name}"), url.as_str())?;
+        }
     }
     let client_id = raw
         .client_id
@@ -944,6 +1152,20 @@ mod tests {
         )
     }
 
+    fn without_secrets(text: &str) -> String {
+        text.lines()
+            .filter(|l| !l.contains("client_secret") && !l.contains("keys ="))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
     fn from_toml(text: &str) -> Result<Config, ConfigError> {
         Config::from_figment("test".into(), Figment::from(Toml::string(text)))
     }
@@ -1028,7 +1250,11 @@ mod tests {
     #[test]
     fn layers_override_in_order_and_env_lists_split_on_commas() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("default.toml"), base_toml()).unwrap();
+        std::fs::write(
+            dir.path().join("default.toml"),
+            without_secrets(&base_toml()),
+        )
+        .unwrap();
         std::fs::write(
             dir.path().join("stg.toml"),
             "[oidc]\nclient_id = \"from-profile\"\n[server]\nbind = \"127.0.0.1:9000\"\n",
@@ -1041,7 +1267,8 @@ mod tests {
             ("BFF_CONFIG_DIR", dir.path().to_str().unwrap()),
             ("BFF_CONFIG_FILE", extra.to_str().unwrap()),
             ("BFF_OIDC__SCOPES", "openid, email"),
-            ("BFF_OIDC__CLIENT_SECRET", "12345"),
+            ("BFF_OIDC__CLIENT_SECRET", "0012345"),
+            ("BFF_SESSION__KEYS", KEY),
             ("BFF_OIDC__CLIENT_SECRT", "typo"),
         ]
         .into_iter()
@@ -1055,7 +1282,8 @@ mod tests {
         assert_eq!(config.oidc.scopes, ["openid", "email"]);
         assert_eq!(
             config.oidc.client_secret.as_ref().unwrap().expose_secret(),
-            "12345"
+            "0012345",
+            "a secret of digits is kept exactly as written"
         );
         assert_eq!(loaded.warnings.len(), 1);
         assert!(loaded.warnings[0].contains("BFF_OIDC__CLIENT_SECRT"));
@@ -1137,5 +1365,117 @@ mod tests {
             let loaded = Config::load_from(&vars);
             assert!(loaded.is_ok(), "{profile}: {:?}", loaded.err());
         }
+    }
+
+    #[test]
+    fn the_dev_profiles_committed_key_is_refused_off_loopback() {
+        let profiles = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles");
+        // What an operator gets who forgets BFF_PROFILE: the dev profile, with its key.
+        let production_shaped = vars(&[
+            ("BFF_CONFIG_DIR", profiles),
+            ("BFF_SERVER__PUBLIC_URL", "https://app.example.com"),
+        ]);
+        let error = Config::load_from(&production_shaped).unwrap_err();
+        assert_eq!(error.key, "session.keys");
+        assert!(error.message.contains("committed"), "{error}");
+        // On loopback (the demo, the tests) the dev key serves.
+        assert!(Config::load_from(&vars(&[("BFF_CONFIG_DIR", profiles)])).is_ok());
+        // A key of the operator's own is accepted anywhere.
+        let own_key = vars(&[
+            ("BFF_CONFIG_DIR", profiles),
+            ("BFF_SERVER__PUBLIC_URL", "https://app.example.com"),
+            ("BFF_OIDC__ISSUER", "https://sso.example.com/oidc"),
+            ("BFF_SESSION__KEYS", KEY),
+        ]);
+        assert!(
+            Config::load_from(&own_key).is_ok(),
+            "{:?}",
+            Config::load_from(&own_key).err()
+        );
+    }
+
+    #[test]
+    fn a_key_in_any_committed_profile_is_refused_off_loopback() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("dev.toml"), base_toml()).unwrap();
+        let loaded = Config::load_from(&vars(&[("BFF_CONFIG_DIR", dir.path().to_str().unwrap())]));
+        assert_eq!(loaded.unwrap_err().key, "session.keys");
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback() {
+        let text = base_toml().replace("https://app.example.com", "http://app.example.com");
+        assert_eq!(from_toml(&text).unwrap_err().key, "server.public_url");
+        let text = base_toml().replace("https://sso.example.com", "http://sso.example.com");
+        assert_eq!(from_toml(&text).unwrap_err().key, "oidc.issuer");
+        let text = base_toml().replace(
+            "client_id = \"app\"",
+            "client_id = \"app\"\nendpoints = { token = \"http://sso.example.com/token\" }",
+        );
+        assert_eq!(from_toml(&text).unwrap_err().key, "oidc.endpoints.token");
+        for loopback in [
+            "http://localhost:8080",
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080",
+            "http://app.localhost",
+        ] {
+            let text = base_toml().replace("https://app.example.com", loopback);
+            assert!(from_toml(&text).is_ok(), "{loopback}");
+        }
+        let text = base_toml().replace("https://sso.example.com", "http://127.0.0.1:9090");
+        assert!(from_toml(&text).is_ok());
+    }
+
+    #[test]
+    fn ids_and_secrets_of_digits_stay_strings() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("default.toml"),
+            without_secrets(&base_toml()),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("dev.toml"), "").unwrap();
+        let loaded = Config::load_from(&vars(&[
+            ("BFF_CONFIG_DIR", dir.path().to_str().unwrap()),
+            ("BFF_OIDC__CLIENT_ID", "0042"),
+            ("BFF_OIDC__CLIENT_SECRET", "007"),
+            ("BFF_SESSION__KEYS", KEY),
+            ("BFF_SESSION__MAX_CHUNKS", "3"),
+            ("BFF_ROLES__USERINFO", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(loaded.config.oidc.client_id, "0042");
+        assert_eq!(
+            loaded.config.oidc.client_secret.unwrap().expose_secret(),
+            "007"
+        );
+        assert_eq!(loaded.config.session.max_chunks, 3);
+        assert!(loaded.config.roles.userinfo);
+    }
+
+    #[test]
+    fn the_head_limit_must_hold_the_largest_session() {
+        let text = base_toml() + "max_chunks = 10\n";
+        assert_eq!(from_toml(&text).unwrap_err().key, "session.max_chunks");
+        let text = base_toml().replace("[server]", "[server]\nmax_head_bytes = 65536")
+            + "max_chunks = 10\n";
+        assert!(from_toml(&text).is_ok());
+        let text = base_toml().replace("[server]", "[server]\nmax_head_bytes = 1000");
+        assert_eq!(from_toml(&text).unwrap_err().key, "server.max_head_bytes");
+    }
+
+    #[test]
+    fn trusted_proxies_take_networks_and_addresses() {
+        let text = base_toml().replace(
+            "[server]",
+            "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.168.1.7\", \"::1\"]",
+        );
+        let config = from_toml(&text).unwrap();
+        assert_eq!(config.server.trusted_proxies.len(), 3);
+        let text = base_toml().replace("[server]", "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]");
+        assert_eq!(
+            from_toml(&text).unwrap_err().key,
+            "server.trusted_proxies[0]"
+        );
     }
 }

@@ -12,16 +12,33 @@ pub struct RequestCookies {
     pairs: Vec<(String, String)>,
 }
 
+/// Most cookie pairs read from one request; browsers keep far fewer per site, and the head
+/// size limit bounds them anyway. Pairs beyond it are ignored.
+pub const MAX_PAIRS: usize = 200;
+
 impl RequestCookies {
-    /// Parses every `Cookie` header; malformed pairs are skipped.
+    /// Parses every `Cookie` header, pair by pair: a pair that is malformed or holds bytes
+    /// outside visible ASCII (another app's `pref=français`) is skipped, and the others still
+    /// count. A header is never refused as a whole.
     pub fn from_request(req: &Request) -> Self {
+        Self::parse(
+            req.headers()
+                .get_all(header::COOKIE)
+                .iter()
+                .map(|v| v.as_bytes()),
+        )
+    }
+
+    /// Parses raw `Cookie` header values (see [`RequestCookies::from_request`]).
+    pub fn parse<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Self {
         let mut pairs = Vec::new();
-        for value in req.headers().get_all(header::COOKIE) {
-            let Ok(text) = value.to_str() else { continue };
-            for pair in text.split(';') {
-                if let Some((name, value)) = pair.trim().split_once('=') {
-                    let value = value.trim().trim_matches('"');
-                    pairs.push((name.trim().to_string(), value.to_string()));
+        for value in values {
+            for pair in value.split(|&b| b == b';') {
+                if pairs.len() == MAX_PAIRS {
+                    return RequestCookies { pairs };
+                }
+                if let Some(parsed) = parse_pair(pair) {
+                    pairs.push(parsed);
                 }
             }
         }
@@ -40,6 +57,27 @@ impl RequestCookies {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
+}
+
+/// One `name=value` pair, trimmed, with an optional pair of quotes removed from the value;
+/// `None` when it is malformed or holds anything but visible ASCII.
+fn parse_pair(pair: &[u8]) -> Option<(String, String)> {
+    let pair = pair.trim_ascii();
+    let eq = pair.iter().position(|&b| b == b'=')?;
+    let name = pair[..eq].trim_ascii();
+    let mut value = pair[eq + 1..].trim_ascii();
+    if value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"' {
+        value = &value[1..value.len() - 1];
+    }
+    let visible = |b: &u8| b.is_ascii_graphic();
+    if name.is_empty() || !name.iter().all(visible) || !value.iter().all(visible) {
+        return None;
+    }
+    // Visible ASCII is valid UTF-8.
+    Some((
+        String::from_utf8_lossy(name).into_owned(),
+        String::from_utf8_lossy(value).into_owned(),
+    ))
 }
 
 /// Attributes of a cookie we set. Every cookie is `Secure; Path=/` with no `Domain`, as the
@@ -131,4 +169,47 @@ pub async fn cookie_layer<E: Endpoint>(
         }
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(headers: &[&[u8]]) -> Vec<(String, String)> {
+        RequestCookies::parse(headers.iter().copied()).pairs
+    }
+
+    #[test]
+    fn a_non_ascii_pair_is_skipped_and_the_others_count() {
+        let header = "pref=fran\u{e7}ais; __Host-bff=abc; XSRF-TOKEN=xyz";
+        let pairs = parse(&[header.as_bytes()]);
+        assert_eq!(
+            pairs,
+            [
+                ("__Host-bff".into(), "abc".into()),
+                ("XSRF-TOKEN".into(), "xyz".into())
+            ]
+        );
+        let latin1: &[u8] = b"a=1; pref=fran\xe7ais; b=2";
+        assert_eq!(parse(&[latin1]).len(), 2);
+    }
+
+    #[test]
+    fn malformed_pairs_are_skipped() {
+        let pairs = parse(&[b"novalue; =x; a=\"q\"; b=sp ace; c=\x01; d=ok", b"e=2"]);
+        assert_eq!(
+            pairs,
+            [
+                ("a".into(), "q".into()),
+                ("d".into(), "ok".into()),
+                ("e".into(), "2".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn pairs_are_bounded() {
+        let header: String = (0..1000).map(|i| format!("c{i}=v; ")).collect();
+        assert_eq!(parse(&[header.as_bytes()]).len(), MAX_PAIRS);
+    }
 }

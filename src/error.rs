@@ -16,6 +16,8 @@ use std::fmt;
 pub enum ErrorKind {
     /// The browser sent a malformed or hostile value (bad `returnTo`, missing `sid`, ...).
     BadRequest,
+    /// A request path longer than the relay accepts.
+    UriTooLong,
     /// No valid session: the SPA should send the user to `/api/login`.
     Unauthenticated,
     /// Signed in, but without any of the roles the route requires.
@@ -41,6 +43,7 @@ impl ErrorKind {
     pub fn status(self) -> StatusCode {
         match self {
             ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::UriTooLong => StatusCode::URI_TOO_LONG,
             ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorKind::Forbidden | ErrorKind::CsrfRejected => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
@@ -55,6 +58,7 @@ impl ErrorKind {
     pub fn slug(self) -> &'static str {
         match self {
             ErrorKind::BadRequest => "bad-request",
+            ErrorKind::UriTooLong => "uri-too-long",
             ErrorKind::Unauthenticated => "unauthenticated",
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::CsrfRejected => "csrf-rejected",
@@ -71,6 +75,7 @@ impl ErrorKind {
     pub fn title(self) -> &'static str {
         match self {
             ErrorKind::BadRequest => "Bad request",
+            ErrorKind::UriTooLong => "Path too long",
             ErrorKind::Unauthenticated => "Not signed in",
             ErrorKind::Forbidden => "Missing role",
             ErrorKind::CsrfRejected => "Cross-site request refused",

@@ -127,8 +127,11 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("BFF_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("BFF_LOG_FORMAT").is_ok_and(|f| f == "json");
+    // Colours only on a terminal: escape codes in a collected log are noise at best.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();

@@ -50,10 +50,27 @@ type Outcome = Result<Arc<Renewed>, RefreshFailure>;
 type Key = [u8; 32];
 
 /// The coordinator: in-flight refreshes and recently finished ones.
+///
+/// Ordering is what makes it safe: a finished refresh's result enters the grace window
+/// *before* its in-flight slot is released, both under the in-flight lock, so a request that
+/// arrives in between finds one or the other and never spends the rotated token again.
 #[derive(Default)]
 pub struct Refresher {
+    maps: Arc<Maps>,
+}
+
+#[derive(Default)]
+struct Maps {
     inflight: Mutex<HashMap<Key, Shared<BoxFuture<'static, Outcome>>>>,
-    recent: Mutex<HashMap<Key, (Instant, Arc<Renewed>)>>,
+    recent: Mutex<HashMap<Key, Remembered>>,
+}
+
+struct Remembered {
+    at: Instant,
+    renewed: Arc<Renewed>,
+    /// Hash of the refresh token the result carries (the rotated one, or the same one when the
+    /// SSO does not rotate), so logout can find what it must forget.
+    successor: Key,
 }
 
 fn key_of(refresh_token: &str) -> Key {
@@ -73,60 +90,96 @@ impl Refresher {
         now: i64,
     ) -> Outcome {
         let key = key_of(refresh_token);
-        if let Some(renewed) = self.remembered(&key) {
-            return Ok(renewed);
-        }
         let future = {
-            let mut inflight = lock(&self.inflight);
-            if let Some(future) = inflight.get(&key) {
-                future.clone()
-            } else {
-                let sso = sso.clone();
-                let token = refresh_token.to_string();
-                // Spawned, so a browser that disconnects does not cancel the refresh for the
-                // other waiters (a half-done rotation would strand them all).
-                let task = tokio::spawn(async move {
-                    call_sso(&sso, &token, subject, with_userinfo, now).await
-                });
-                let future = async move {
-                    task.await.unwrap_or_else(|e| {
-                        Err(RefreshFailure::Unavailable(format!(
-                            "refresh task failed: {e}"
-                        )))
-                    })
+            let mut inflight = lock(&self.maps.inflight);
+            if let Some(renewed) = self.maps.remembered(&key) {
+                return Ok(renewed);
+            }
+            match inflight.get(&key) {
+                Some(future) => future.clone(),
+                None => {
+                    let future = self.start(
+                        key,
+                        sso.clone(),
+                        refresh_token.to_string(),
+                        subject,
+                        with_userinfo,
+                        now,
+                    );
+                    inflight.insert(key, future.clone());
+                    future
                 }
-                .boxed()
-                .shared();
-                inflight.insert(key, future.clone());
-                future
             }
         };
-        let outcome = future.await;
-        lock(&self.inflight).remove(&key);
-        if let Ok(renewed) = &outcome {
-            self.remember(key, renewed.clone());
-        }
-        outcome
+        future.await
     }
 
+    /// Spawns the SSO call. Spawned, so a browser that disconnects does not cancel the refresh
+    /// for the other waiters (a half-done rotation would strand them all); the task itself
+    /// records the result and releases the slot, whoever still waits.
+    fn start(
+        &self,
+        key: Key,
+        sso: Arc<Sso>,
+        token: String,
+        subject: Option<String>,
+        with_userinfo: bool,
+        now: i64,
+    ) -> Shared<BoxFuture<'static, Outcome>> {
+        let maps = self.maps.clone();
+        let task = tokio::spawn(async move {
+            let outcome = call_sso(&sso, &token, subject, with_userinfo, now).await;
+            let mut inflight = lock(&maps.inflight);
+            if let Ok(renewed) = &outcome {
+                maps.remember(key, renewed.clone(), &token);
+            }
+            inflight.remove(&key);
+            outcome
+        });
+        async move {
+            task.await.unwrap_or_else(|e| {
+                Err(RefreshFailure::Unavailable(format!(
+                    "refresh task failed: {e}"
+                )))
+            })
+        }
+        .boxed()
+        .shared()
+    }
+
+    /// Drops every remembered result that carries `refresh_token` (after logout revoked it), so
+    /// an older cookie cannot be revived from the grace window.
+    pub fn forget(&self, refresh_token: &str) {
+        let key = key_of(refresh_token);
+        lock(&self.maps.recent)
+            .retain(|old, remembered| *old != key && remembered.successor != key);
+    }
+}
+
+impl Maps {
     fn remembered(&self, key: &Key) -> Option<Arc<Renewed>> {
         let recent = lock(&self.recent);
         recent
             .get(key)
-            .filter(|(at, _)| at.elapsed() < GRACE_WINDOW)
-            .map(|(_, renewed)| renewed.clone())
+            .filter(|r| r.at.elapsed() < GRACE_WINDOW)
+            .map(|r| r.renewed.clone())
     }
 
-    fn remember(&self, key: Key, renewed: Arc<Renewed>) {
+    fn remember(&self, key: Key, renewed: Arc<Renewed>, old_token: &str) {
+        let successor = key_of(renewed.refresh_token.as_deref().unwrap_or(old_token));
         let mut recent = lock(&self.recent);
-        if recent.contains_key(&key) {
-            return;
-        }
         if recent.len() >= MAX_REMEMBERED {
-            recent.retain(|_, (at, _)| at.elapsed() < GRACE_WINDOW);
+            recent.retain(|_, r| r.at.elapsed() < GRACE_WINDOW);
         }
         if recent.len() < MAX_REMEMBERED {
-            recent.insert(key, (Instant::now(), renewed));
+            recent.insert(
+                key,
+                Remembered {
+                    at: Instant::now(),
+                    renewed,
+                    successor,
+                },
+            );
         }
     }
 }

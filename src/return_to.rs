@@ -1,6 +1,8 @@
 //! `returnTo`: where the browser goes after login. Only local paths are accepted, so the login
 //! endpoint can never be turned into an open redirect.
 
+use crate::relay::path::CanonicalPath;
+use crate::relay::{RouteTable, OWN_PATHS};
 use std::fmt;
 
 /// A validated local path (starts with one `/`, no `//`, no `\`, no scheme, no control
@@ -37,6 +39,25 @@ impl ReturnTo {
             return Err("returnTo must not contain a scheme");
         }
         Ok(ReturnTo(text.to_string()))
+    }
+
+    /// Refuses a path the BFF answers itself or relays: after sign-in the browser lands on the
+    /// app, never on an API (the same-site hop page would navigate there with the session) or
+    /// on `/api/logout`. Judged on the path's canonical spelling, letter case aside.
+    pub fn outside_apis(self, routes: &RouteTable) -> Result<ReturnTo, &'static str> {
+        let path = &self.0[..self.0.find(['?', '#']).unwrap_or(self.0.len())];
+        let lower = path.to_ascii_lowercase();
+        let own = OWN_PATHS
+            .iter()
+            .any(|own| lower == *own || lower.starts_with(&format!("{own}/")));
+        let under_api = lower == "/api" || lower.starts_with("/api/") || lower.starts_with("/api;");
+        let decoded_api = CanonicalPath::parse(path)
+            .map(|c| c.as_str().to_ascii_lowercase())
+            .map_or(true, |c| c == "/api" || c.starts_with("/api/"));
+        if own || under_api || decoded_api || routes.covers(path) {
+            return Err("returnTo must be a page of the app, not an API or BFF endpoint");
+        }
+        Ok(self)
     }
 
     /// The path.
@@ -87,5 +108,33 @@ mod tests {
             assert!(ReturnTo::parse(bad).is_err(), "{bad:?}");
         }
         assert!(ReturnTo::parse(&format!("/{}", "a".repeat(3000))).is_err());
+    }
+
+    #[test]
+    fn apis_and_bff_endpoints_are_no_place_to_return_to() {
+        let routes = RouteTable::default();
+        for bad in [
+            "/api/chat/x",
+            "/api",
+            "/API/chat",
+            "/api/logout?sid=x",
+            "/%61pi/chat",
+            "/docs",
+            "/metrics",
+            "/healthz",
+        ] {
+            let parsed = ReturnTo::parse(bad).unwrap();
+            assert!(parsed.outside_apis(&routes).is_err(), "{bad}");
+        }
+        for good in [
+            "/",
+            "/chat",
+            "/analytics?x=/api/chat",
+            "/apis",
+            "/reports/3#api",
+        ] {
+            let parsed = ReturnTo::parse(good).unwrap();
+            assert!(parsed.outside_apis(&routes).is_ok(), "{good}");
+        }
     }
 }

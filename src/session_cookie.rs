@@ -13,6 +13,9 @@ pub const XSRF_COOKIE: &str = "XSRF-TOKEN";
 /// The header Angular sends it back in.
 pub const XSRF_HEADER: &str = "X-XSRF-TOKEN";
 const CSRF_LABEL: &[u8] = b"oidc-bff csrf v1";
+/// Most sign-in flows (login cookies) a browser keeps at once: enough for a few tabs signing in
+/// together, few enough that abandoned ones cannot grow the `Cookie` header without bound.
+pub const MAX_LOGIN_FLOWS: usize = 4;
 
 /// What a request's session cookies hold.
 #[derive(Debug)]
@@ -55,10 +58,11 @@ impl std::fmt::Debug for SessionCookies {
 }
 
 impl SessionCookies {
-    /// From the `[session]` configuration.
-    pub fn new(config: &SessionConfig) -> Self {
+    /// From the `[session]` configuration, bound to one deployment (see
+    /// [`seal::deployment_binding`]).
+    pub fn new(config: &SessionConfig, binding: &[u8]) -> Self {
         SessionCookies {
-            ring: KeyRing::new(&config.keys),
+            ring: KeyRing::new(&config.keys, binding),
             login_prefix: format!("{}-login-", config.cookie_name),
             name: config.cookie_name.clone(),
             same_site: match config.same_site {
@@ -114,11 +118,17 @@ impl SessionCookies {
         session: &Session,
         now: i64,
     ) -> Result<(usize, usize), SessionTooLarge> {
-        let sealed = self.ring.seal(&self.name, &session.to_bytes());
-        let chunks = seal::chunk(&self.name, &sealed, self.max_chunks).ok_or(SessionTooLarge {
-            bytes: sealed.len(),
+        let payload = session.to_bytes();
+        let too_large = |bytes| SessionTooLarge {
+            bytes,
             max_chunks: self.max_chunks,
-        })?;
+        };
+        let sealed = self
+            .ring
+            .seal(&self.name, &payload)
+            .map_err(|_| too_large(payload.len()))?;
+        let chunks =
+            seal::chunk(&self.name, &sealed, self.max_chunks).ok_or(too_large(sealed.len()))?;
         let max_age = Some(session.login_at + self.lifetime - now);
         for (name, value) in &chunks {
             out.set(name, value, self.session_attributes(max_age));
@@ -215,15 +225,48 @@ impl SessionCookies {
     }
 
     /// Seals the login state into its own short-lived `SameSite=Lax` cookie (the SSO's redirect
-    /// back is a cross-site navigation, which `Strict` would not accompany).
-    pub fn write_login(&self, out: &ResponseCookies, login: &LoginState) {
+    /// back is a cross-site navigation, which `Strict` would not accompany), and expires the
+    /// oldest flows beyond [`MAX_LOGIN_FLOWS`]: abandoned sign-ins must not pile up cookies
+    /// until proxies refuse the site's requests.
+    pub fn write_login(&self, request: &RequestCookies, out: &ResponseCookies, login: &LoginState) {
         let name = self.login_cookie_name(&login.state);
-        let sealed = self.ring.seal(&name, &login.to_bytes());
+        // A login state is a few hundred bytes (returnTo is capped): it always seals.
+        let Ok(sealed) = self.ring.seal(&name, &login.to_bytes()) else {
+            return;
+        };
         out.set(
             &name,
             &sealed,
             login_attributes(Some(LOGIN_FLOW_LIFETIME.as_secs() as i64)),
         );
+        for stale in self.flows_to_expire(request, &name) {
+            out.expire(&stale, login_attributes(None));
+        }
+    }
+
+    /// The login cookies of `request` to expire so that, with the new flow `keep`, at most
+    /// [`MAX_LOGIN_FLOWS`] remain: unreadable ones first, then the oldest.
+    fn flows_to_expire(&self, request: &RequestCookies, keep: &str) -> Vec<String> {
+        let mut flows: Vec<(i64, &str)> = request
+            .iter()
+            .filter(|(name, _)| name.starts_with(&self.login_prefix) && *name != keep)
+            .map(|(name, value)| {
+                let created = self
+                    .ring
+                    .open(name, value)
+                    .ok()
+                    .and_then(|bytes| LoginState::from_bytes(&bytes))
+                    .map_or(i64::MIN, |login| login.created_at);
+                (created, name)
+            })
+            .collect();
+        let excess = (flows.len() + 1).saturating_sub(MAX_LOGIN_FLOWS);
+        flows.sort_unstable();
+        flows
+            .into_iter()
+            .take(excess)
+            .map(|(_, name)| name.to_string())
+            .collect()
     }
 
     /// Opens the login state for `state` and expires its cookie. `None` when there is no such

@@ -51,7 +51,10 @@ impl AppState {
             .connect_timeout(std::time::Duration::from_secs(5))
             .build()?;
         Ok(AppState {
-            cookies: SessionCookies::new(&config.session),
+            cookies: SessionCookies::new(
+                &config.session,
+                &crate::seal::deployment_binding(&config.oidc.issuer, &config.oidc.client_id),
+            ),
             config: Arc::new(config),
             sso,
             refresher: Refresher::default(),

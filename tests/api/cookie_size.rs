@@ -10,7 +10,11 @@ mod tokens;
 use tokens::session as session_of;
 
 fn cookies(max_chunks: usize) -> SessionCookies {
-    SessionCookies::new(&config_with(&format!("[session]\nmax_chunks = {max_chunks}")).session)
+    let config = config_with(&format!(
+        "[server]\nmax_head_bytes = 65536\n[session]\nmax_chunks = {max_chunks}"
+    ));
+    let binding = oidc_bff::seal::deployment_binding(&config.oidc.issuer, &config.oidc.client_id);
+    SessionCookies::new(&config.session, &binding)
 }
 
 /// Parses the `Set-Cookie` lines of a response into the request the browser would send next.

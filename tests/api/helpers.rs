@@ -456,7 +456,7 @@ impl TestApp {
             .unwrap();
         let mut session = oidc_bff::session::Session::from_bytes(&bytes).unwrap();
         change(&mut session);
-        let sealed = ring.seal("__Host-bff", &session.to_bytes());
+        let sealed = ring.seal("__Host-bff", &session.to_bytes()).unwrap();
         self.jar.cookies.insert("__Host-bff".into(), sealed);
     }
 

@@ -357,7 +357,7 @@ fn rewrite_login_cookie(app: &mut TestApp, change: impl FnOnce(&mut LoginState))
     let bytes = ring.open(&name, &app.jar.cookies[&name]).unwrap();
     let mut login = LoginState::from_bytes(&bytes).unwrap();
     change(&mut login);
-    let sealed = ring.seal(&name, &login.to_bytes());
+    let sealed = ring.seal(&name, &login.to_bytes()).unwrap();
     app.jar.cookies.insert(name, sealed);
 }
 

@@ -45,7 +45,9 @@ async fn truncated_garbage_and_foreign_key_cookies_are_no_session_never_5xx() {
     let mut app = spawn_app().await;
     app.login_as("alice").await;
     let genuine = app.jar.cookies["__Host-bff"].clone();
-    let foreign = oidc_bff::seal::KeyRing::new(&[[9u8; 32]]).seal("__Host-bff", b"anything");
+    let foreign = oidc_bff::seal::KeyRing::new(&[[9u8; 32]], b"")
+        .seal("__Host-bff", b"anything")
+        .unwrap();
     for bad in [
         genuine[..genuine.len() / 2].to_string(),
         "not base64 at all!!".to_string(),

@@ -1,0 +1,84 @@
+//! Security headers, set in one place on every response by what kind of response it is.
+//!
+//! - every response: `X-Content-Type-Options: nosniff`;
+//! - the BFF's own endpoints (and every error): `Cache-Control: no-store` (they are about one
+//!   user's session) and `Referrer-Policy: no-referrer`;
+//! - the single-page app served from `server.static_dir`: `Content-Security-Policy`
+//!   (`server.content_security_policy`, which includes `frame-ancestors 'none'`) and
+//!   `X-Frame-Options: DENY` for browsers that predate `frame-ancestors`;
+//! - relayed answers keep the upstream's caching and referrer headers.
+
+use crate::config::ServerConfig;
+use poem::http::{header, HeaderValue};
+use poem::{Endpoint, IntoResponse, Request, Response};
+use std::sync::Arc;
+
+/// The policy the reference Angular app runs under: its own scripts and styles, the inline
+/// styles Angular components insert, and nothing else; no framing.
+pub const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; \
+    connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+/// What produced a response, recorded in its extensions by the dispatcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseClass {
+    /// The BFF's own endpoints, errors included (the default when nothing is recorded).
+    Bff,
+    /// A relayed upstream answer.
+    Relayed,
+    /// A file of the single-page app.
+    App,
+}
+
+/// The headers to set, built once from the configuration.
+pub struct SecurityHeaders {
+    csp: HeaderValue,
+}
+
+impl SecurityHeaders {
+    /// From `[server]`.
+    pub fn new(server: &ServerConfig) -> Self {
+        SecurityHeaders {
+            csp: HeaderValue::from_str(&server.content_security_policy)
+                .unwrap_or_else(|_| HeaderValue::from_static(DEFAULT_CSP)),
+        }
+    }
+
+    /// Runs `ep` and sets the headers on whatever it answers.
+    pub async fn apply<E: Endpoint>(
+        self: Arc<Self>,
+        ep: Arc<E>,
+        req: Request,
+    ) -> poem::Result<Response> {
+        let mut response = match ep.call(req).await {
+            Ok(response) => response.into_response(),
+            Err(error) => error.into_response(),
+        };
+        let class = response
+            .extensions()
+            .get::<ResponseClass>()
+            .copied()
+            .unwrap_or(ResponseClass::Bff);
+        let headers = response.headers_mut();
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        match class {
+            ResponseClass::Bff => {
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                headers.insert(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                );
+            }
+            ResponseClass::App => {
+                headers.insert(header::CONTENT_SECURITY_POLICY, self.csp.clone());
+                headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            }
+            ResponseClass::Relayed => {}
+        }
+        Ok(response)
+    }
+}

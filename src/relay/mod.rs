@@ -1,0 +1,349 @@
+//! The API relay, as a fixed sequence of phases, each a small function with one job:
+//! canonicalise the path and pick the route (once) → open the session (refreshing if due) →
+//! check roles and CSRF → build the upstream request → stream the response back. Bodies stream
+//! both ways without buffering, so server-sent events reach the browser as the upstream
+//! produces them.
+
+pub mod path;
+pub mod routes;
+
+pub use routes::{Dispatch, RawRoute, Route, RouteTable, RoutedPath, TokenMode, OWN_PATHS};
+
+use crate::cookies::{RequestCookies, ResponseCookies};
+use crate::error::{Error, ErrorKind};
+use crate::session::now;
+use crate::state::{AppState, SessionState};
+use futures_util::{Stream, StreamExt};
+use poem::http::{header, HeaderMap, HeaderName, HeaderValue};
+use poem::{Body, Request, Response};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Request headers never relayed: those that describe one connection (RFC 9110 §7.6.1), the
+/// browser's credentials, and those a client could use to pose as a proxy or to have the
+/// upstream (or a gateway in front of it) rewrite the path or the method after the route and
+/// its roles were decided. `X-Forwarded-*` are dropped by prefix and set by the relay itself.
+const DROPPED_REQUEST_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "cookie",
+    "authorization",
+    "x-xsrf-token",
+    "forwarded",
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// Response headers never passed back: hop-by-hop ones; `Set-Cookie` (an upstream must not
+/// plant cookies on the BFF's origin, where it could shadow the session); `Authorization`
+/// (credentials travel towards upstreams, never back). `Access-Control-*` are dropped by
+/// prefix: the BFF owns CORS for its origin.
+const DROPPED_RESPONSE_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "set-cookie",
+    "authorization",
+];
+
+fn dropped_request_header(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    DROPPED_REQUEST_HEADERS.contains(&name) || name.starts_with("x-forwarded-")
+}
+
+fn dropped_response_header(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    DROPPED_RESPONSE_HEADERS.contains(&name) || name.starts_with("access-control-")
+}
+
+/// Relays `req`, already dispatched to `route` by its canonical `path`.
+pub async fn relay(
+    state: &AppState,
+    route: &Route,
+    path: RoutedPath,
+    mut req: Request,
+) -> Result<Response, Error> {
+    let url = route.upstream_url(&path, req.uri().query());
+    let bearer = match route.token {
+        TokenMode::None => None,
+        TokenMode::Access => Some(authorize(state, route, &req).await?),
+    };
+    let upstream = build_upstream_request(state, url, &mut req, bearer);
+    let result = send(route, upstream).await;
+    let status = match &result {
+        Ok(response) => response.status().as_u16(),
+        Err(error) => error.kind().status().as_u16(),
+    };
+    state.metrics.relayed(&route.prefix, status);
+    result
+}
+
+/// The session (refreshed if due), CSRF and the roles. Returns the access token to relay.
+///
+/// Fetch metadata and `Origin` are checked first, before the cookie is even opened, so a
+/// cross-site request learns nothing; then the session (401), the `X-XSRF-TOKEN` header for
+/// unsafe methods (403), and the route's roles (403).
+async fn authorize(state: &AppState, route: &Route, req: &Request) -> Result<String, Error> {
+    crate::csrf::check_request_origin(&state.config, req.headers())?;
+    let none = RequestCookies::default();
+    let cookies = req.extensions().get::<RequestCookies>().unwrap_or(&none);
+    let out = req
+        .extensions()
+        .get::<Arc<ResponseCookies>>()
+        .cloned()
+        .unwrap_or_default();
+    let session = match state.session(cookies, &out, now()).await {
+        SessionState::None => {
+            return Err(Error::new(
+                ErrorKind::Unauthenticated,
+                "sign in first: no valid session",
+            ))
+        }
+        SessionState::Stale(_, error) => return Err(error),
+        SessionState::Active(session) => session,
+    };
+    if crate::csrf::is_unsafe(req.method()) {
+        crate::csrf::check_token(&state.cookies, &session, req.headers())?;
+    }
+    if !route.roles.is_empty() && !route.roles.iter().any(|r| session.roles.contains(r)) {
+        return Err(Error::new(
+            ErrorKind::Forbidden,
+            format!(
+                "this API needs one of the roles: {}",
+                route.roles.join(", ")
+            ),
+        ));
+    }
+    Ok(session.access_token.expose())
+}
+
+/// The upstream request, streaming the browser's body.
+fn build_upstream_request(
+    state: &AppState,
+    url: String,
+    req: &mut Request,
+    bearer: Option<String>,
+) -> reqwest::RequestBuilder {
+    let mut headers = HeaderMap::with_capacity(req.headers().len() + 4);
+    let connection_listed = listed_in_connection(req.headers());
+    for (name, value) in req.headers() {
+        if !dropped_request_header(name) && !connection_listed.contains(name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    if let Some(token) = bearer {
+        if let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}")) {
+            headers.insert(header::AUTHORIZATION, value);
+        }
+    }
+    let peer = req.remote_addr().as_socket_addr().map(|addr| addr.ip());
+    let incoming = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let forwarded_for = forwarded_for(&state.config.server.trusted_proxies, peer, incoming);
+    if let Some(value) = forwarded_for.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        headers.insert("x-forwarded-for", value);
+    }
+    let public = &state.config.server.public_url;
+    let (proto, host) = public.split_once("://").unwrap_or(("https", public));
+    if let Ok(value) = HeaderValue::from_str(proto) {
+        headers.insert("x-forwarded-proto", value);
+    }
+    if let Ok(value) = HeaderValue::from_str(host) {
+        headers.insert("x-forwarded-host", value);
+    }
+    let body = req.take_body();
+    let request = state
+        .upstream
+        .request(req.method().clone(), url)
+        .headers(headers);
+    if body.is_empty() {
+        request
+    } else {
+        request.body(reqwest::Body::wrap_stream(body.into_bytes_stream()))
+    }
+}
+
+/// The `X-Forwarded-For` the upstream gets: the peer's address, after the incoming chain only
+/// when the peer is a trusted proxy (anyone else could write any address there).
+pub fn forwarded_for(
+    trusted: &[ipnet::IpNet],
+    peer: Option<IpAddr>,
+    incoming: Option<&str>,
+) -> Option<String> {
+    let peer = peer?;
+    let peer = match peer {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(peer),
+        v4 => v4,
+    };
+    let trusted_peer = trusted.iter().any(|net| net.contains(&peer));
+    match incoming.map(str::trim).filter(|chain| !chain.is_empty()) {
+        Some(chain) if trusted_peer => Some(format!("{chain}, {peer}")),
+        _ => Some(peer.to_string()),
+    }
+}
+
+/// Header names a `Connection` header marks as hop-by-hop.
+fn listed_in_connection(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect()
+}
+
+/// Sends, and streams the answer back with the upstream's status.
+///
+/// The route's `timeout` bounds the wait for the upstream's response head; its `idle_timeout`
+/// bounds each pause of the body, so a stream that keeps producing (a chat answer) may run
+/// longer, but one that stalls ends.
+async fn send(route: &Route, request: reqwest::RequestBuilder) -> Result<Response, Error> {
+    let upstream = match tokio::time::timeout(route.timeout, request.send()).await {
+        Err(_) => {
+            return Err(Error::new(
+                ErrorKind::UpstreamTimeout,
+                format!(
+                    "the API did not answer within {}",
+                    humantime::format_duration(route.timeout)
+                ),
+            ))
+        }
+        Ok(Err(error)) => {
+            // reqwest's message names the URL, query included: never log it.
+            let error = error.without_url();
+            return Err(Error::new(
+                ErrorKind::UpstreamUnreachable,
+                "the API could not be reached",
+            )
+            .with_source(anyhow::anyhow!("{}: {error}", route.prefix)));
+        }
+        Ok(Ok(upstream)) => upstream,
+    };
+    let mut response = Response::builder().status(upstream.status());
+    let connection_listed = listed_in_connection(upstream.headers());
+    for (name, value) in upstream.headers() {
+        if !dropped_response_header(name) && !connection_listed.contains(name) {
+            response = response.header(name.clone(), value.clone());
+        }
+    }
+    let stream = with_idle_timeout(upstream.bytes_stream(), route.idle_timeout);
+    Ok(response.body(Body::from_bytes_stream(stream)))
+}
+
+/// Ends `stream` with an error when no piece arrives for `idle`.
+fn with_idle_timeout<S>(
+    stream: S,
+    idle: Duration,
+) -> impl Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static
+where
+    S: Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
+{
+    futures_util::stream::unfold(Some(Box::pin(stream)), move |stream| async move {
+        let mut stream = stream?;
+        match tokio::time::timeout(idle, stream.next()).await {
+            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(stream))),
+            Ok(Some(Err(error))) => Some((
+                Err(std::io::Error::other(error.without_url().to_string())),
+                None,
+            )),
+            Ok(None) => None,
+            Err(_) => {
+                tracing::warn!("the API's answer stalled; ending the stream");
+                Some((
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the API's answer stalled",
+                    )),
+                    None,
+                ))
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_trusts_the_chain_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let proxy: IpAddr = "10.1.2.3".parse().unwrap();
+        let stranger: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(
+            forwarded_for(&trusted, Some(proxy), Some("198.51.100.7")).unwrap(),
+            "198.51.100.7, 10.1.2.3"
+        );
+        assert_eq!(
+            forwarded_for(&trusted, Some(stranger), Some("1.2.3.4")).unwrap(),
+            "203.0.113.9"
+        );
+        assert_eq!(
+            forwarded_for(&[], Some(proxy), Some("1.2.3.4")).unwrap(),
+            "10.1.2.3"
+        );
+        let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
+        assert_eq!(
+            forwarded_for(&trusted, Some(mapped), Some("9.9.9.9")).unwrap(),
+            "9.9.9.9, 10.1.2.3"
+        );
+    }
+
+    #[test]
+    fn spoofable_and_cors_headers_are_dropped() {
+        for name in [
+            "x-forwarded-for",
+            "x-forwarded-prefix",
+            "x-original-url",
+            "x-real-ip",
+            "forwarded",
+            "x-http-method-override",
+        ] {
+            assert!(
+                dropped_request_header(&HeaderName::from_static(name)),
+                "{name}"
+            );
+        }
+        assert!(!dropped_request_header(&HeaderName::from_static(
+            "content-type"
+        )));
+        for name in [
+            "access-control-allow-origin",
+            "access-control-allow-credentials",
+            "authorization",
+            "set-cookie",
+        ] {
+            assert!(
+                dropped_response_header(&HeaderName::from_static(name)),
+                "{name}"
+            );
+        }
+        assert!(!dropped_response_header(&HeaderName::from_static(
+            "www-authenticate"
+        )));
+    }
+}
