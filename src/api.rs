@@ -237,7 +237,7 @@ impl BffApi {
                 })?,
         };
         let (url, login) = state.sso.authorize(return_to.to_string(), now()).await?;
-        state.cookies.write_login(&cookies, &out, &login);
+        state.cookies.write_login(&cookies, &out, login);
         Ok(redirect(url))
     }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// Bumped whenever [`Session`] or [`LoginState`] change shape; older cookies then read as no
 /// session instead of being misread.
-const SCHEMA: u8 = 1;
+const SCHEMA: u8 = 2;
 
 /// A token kept in its most compact lossless form.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,6 +132,9 @@ pub struct LoginState {
     pub return_to: String,
     /// Unix seconds; the flow is refused after [`LOGIN_FLOW_LIFETIME`].
     pub created_at: i64,
+    /// Order among the flows of one browser (one more than the newest flow it held), so the
+    /// oldest are the ones expired when too many pile up, even within one second.
+    pub sequence: u64,
 }
 
 impl std::fmt::Debug for LoginState {

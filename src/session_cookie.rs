@@ -228,8 +228,15 @@ impl SessionCookies {
     /// back is a cross-site navigation, which `Strict` would not accompany), and expires the
     /// oldest flows beyond [`MAX_LOGIN_FLOWS`]: abandoned sign-ins must not pile up cookies
     /// until proxies refuse the site's requests.
-    pub fn write_login(&self, request: &RequestCookies, out: &ResponseCookies, login: &LoginState) {
+    pub fn write_login(
+        &self,
+        request: &RequestCookies,
+        out: &ResponseCookies,
+        mut login: LoginState,
+    ) {
         let name = self.login_cookie_name(&login.state);
+        let mut flows = self.login_flows(request, &name);
+        login.sequence = flows.iter().map(|(seq, _)| seq + 1).max().unwrap_or(0);
         // A login state is a few hundred bytes (returnTo is capped): it always seals.
         let Ok(sealed) = self.ring.seal(&name, &login.to_bytes()) else {
             return;
@@ -239,33 +246,28 @@ impl SessionCookies {
             &sealed,
             login_attributes(Some(LOGIN_FLOW_LIFETIME.as_secs() as i64)),
         );
-        for stale in self.flows_to_expire(request, &name) {
-            out.expire(&stale, login_attributes(None));
+        // Unreadable flows sort first (sequence 0 is never newer than a readable one's).
+        flows.sort_unstable();
+        let excess = (flows.len() + 1).saturating_sub(MAX_LOGIN_FLOWS);
+        for (_, stale) in flows.into_iter().take(excess) {
+            out.expire(stale, login_attributes(None));
         }
     }
 
-    /// The login cookies of `request` to expire so that, with the new flow `keep`, at most
-    /// [`MAX_LOGIN_FLOWS`] remain: unreadable ones first, then the oldest.
-    fn flows_to_expire(&self, request: &RequestCookies, keep: &str) -> Vec<String> {
-        let mut flows: Vec<(i64, &str)> = request
+    /// The request's other login cookies with their sequence (0 when they do not open).
+    fn login_flows<'a>(&self, request: &'a RequestCookies, except: &str) -> Vec<(u64, &'a str)> {
+        request
             .iter()
-            .filter(|(name, _)| name.starts_with(&self.login_prefix) && *name != keep)
+            .filter(|(name, _)| name.starts_with(&self.login_prefix) && *name != except)
             .map(|(name, value)| {
-                let created = self
+                let sequence = self
                     .ring
                     .open(name, value)
                     .ok()
                     .and_then(|bytes| LoginState::from_bytes(&bytes))
-                    .map_or(i64::MIN, |login| login.created_at);
-                (created, name)
+                    .map_or(0, |login| login.sequence);
+                (sequence, name)
             })
-            .collect();
-        let excess = (flows.len() + 1).saturating_sub(MAX_LOGIN_FLOWS);
-        flows.sort_unstable();
-        flows
-            .into_iter()
-            .take(excess)
-            .map(|(_, name)| name.to_string())
             .collect()
     }
 

@@ -61,6 +61,7 @@ impl Sso {
                 pkce_verifier: verifier.secret().clone(),
                 return_to,
                 created_at: now,
+                sequence: 0,
             },
         ))
     }

@@ -110,3 +110,23 @@ fn invalid_configuration_fails_with_one_line_naming_the_key() {
         }
     }
 }
+
+#[test]
+fn a_production_shaped_start_without_a_key_of_its_own_is_refused() {
+    // No BFF_PROFILE (so the dev profile and its committed key), a public origin.
+    for command in ["check", "serve"] {
+        let output = bff()
+            .arg(command)
+            .env("BFF_SERVER__PUBLIC_URL", "https://app.example.com")
+            .env("BFF_OIDC__ISSUER", "https://sso.example.com/oidc/app")
+            .output()
+            .unwrap();
+        assert!(
+            !output.status.success(),
+            "{command} started with a public key"
+        );
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("`session.keys`"), "{stderr}");
+    }
+}

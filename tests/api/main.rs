@@ -1,13 +1,19 @@
 //! Integration tests: the real binary's application against a real OpenID Provider.
 
 mod helpers;
+mod recorder;
 
 mod cli;
 mod cookie_size;
+mod csrf_matrix;
+mod hostile_input;
+mod leaks;
+mod listener;
 mod login;
 mod logout;
 mod refresh;
 mod relay;
+mod relay_paths;
 mod roles;
 mod session;
 mod spa;

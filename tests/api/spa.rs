@@ -91,3 +91,28 @@ async fn api_paths_are_never_answered_by_the_app() {
     assert_eq!(app.session().await["authenticated"], false);
     assert_eq!(app.get("/healthz").await.text().await.unwrap(), "ok");
 }
+
+#[tokio::test]
+async fn the_app_is_served_under_a_content_security_policy_and_never_framed() {
+    let _sso = shared_sso().await;
+    let (mut app, _root, _outside) = spa_app().await;
+    for path in ["/", "/chat", "/main-3KZ2H7QX.js", "/chat;id=3"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers();
+        assert_eq!(
+            headers["content-security-policy"],
+            oidc_bff::headers::DEFAULT_CSP,
+            "{path}"
+        );
+        assert!(headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'"));
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+    }
+    // The BFF's own answers keep their own policy (none, or the hop page's).
+    let response = app.get("/api/session").await;
+    assert!(response.headers().get("content-security-policy").is_none());
+}

@@ -61,6 +61,17 @@ const USERS = {
       roles: ['user'], groups: ['staff'], realm_access: { roles: [] },
     },
   },
+  // An enterprise user as Active Directory describes them: 60 group DNs (long, repetitive,
+  // highly compressible), a non-ASCII name.
+  carol: {
+    password: 'carol-pass',
+    claims: {
+      name: 'Carol Contrôleuse', email: 'carol@example.test', email_verified: true,
+      roles: ['user'],
+      groups: Array.from({ length: 60 }, (_, i) => `CN=GRP-Finance-Readers-${i},OU=Groups,OU=Finance,DC=corp,DC=example,DC=com`),
+      realm_access: { roles: [] },
+    },
+  },
 };
 
 async function findAccount(ctx, id) {
