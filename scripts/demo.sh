@@ -230,7 +230,7 @@ cat <<EOF
 
 $app_line
   API docs:        $PUBLIC_URL/docs            (Swagger UI)
-  Sign in:         $PUBLIC_URL/api/login?returnTo=/api/session
+  Sign in:         $PUBLIC_URL/api/login?returnTo=/
   Your session:    $PUBLIC_URL/api/session
   Try:             $PUBLIC_URL/api/analytics/report   (needs role analyst)
 

@@ -1,15 +1,40 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond Rust and Node: Debian's chromium and nginx (the
-# end-to-end test drives the real browser through a real load balancer). Idempotent.
+# Installs what the tests need beyond Rust and Node, idempotently:
+#   - Debian's chromium and nginx (the end-to-end test drives the real browser through a real
+#     load balancer);
+#   - schemathesis from PyPI, pinned, in a virtualenv under $HOME/.cache/oidc-bff/venv;
+#   - cargo-fuzz from crates.io, pinned (the fuzz targets run on the nightly toolchain).
 set -euo pipefail
+CACHE="$HOME/.cache/oidc-bff"
+SCHEMATHESIS_VERSION=4.32.5
+CARGO_FUZZ_VERSION=0.13.2
+
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
-[ ${#missing[@]} -eq 0 ] && exit 0
-if [ "$(id -u)" -ne 0 ]; then
-  echo "install-deps: missing ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]} from Debian's packages" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! "$CACHE/venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  echo "install-deps: installing schemathesis $SCHEMATHESIS_VERSION into $CACHE/venv" >&2
+  mkdir -p "$CACHE"
+  python3 -m venv "$CACHE/venv"
+  "$CACHE/venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+if ! cargo +nightly --version >/dev/null 2>&1; then
+  echo "install-deps: the fuzz targets need a nightly toolchain (rustup toolchain install nightly)" >&2
   exit 1
 fi
-echo "install-deps: installing ${missing[*]} from Debian's packages" >&2
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+  echo "install-deps: installing cargo-fuzz $CARGO_FUZZ_VERSION" >&2
+  cargo install -q --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+fi

@@ -2,7 +2,8 @@
 # Runs every check and test:
 #   the generated Angular client matches openapi/ (drift check), the Angular app builds,
 #   formatting, lints, unit, property and integration tests (against a real oidc-provider),
-#   the benchmark code in test mode, the nginx config check, and the end-to-end test
+#   schemathesis against a running instance, the benchmark code in test mode, the fuzz targets
+#   (20 s each), the nginx config check, and the end-to-end test
 #   (Debian's Chromium -> nginx -> two oidc-bff replicas -> oidc-provider + demo upstream).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +28,12 @@ echo "== generated client drift check and Angular build"
 
 echo "== fmt, clippy, cargo test"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --all-targets --locked
+SCHEMATHESIS="$HOME/.cache/oidc-bff/venv/bin/schemathesis" cargo test --all-targets --locked
+
+echo "== fuzz targets, 20 s each"
+scripts/fuzz.sh 20
 
 echo "== nginx config check and end-to-end test in Chromium"
 (cd tests/e2e && npm run --silent check-nginx && BFF_BIN="$CARGO_TARGET_DIR/debug/oidc-bff" npm test)

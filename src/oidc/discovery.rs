@@ -137,8 +137,7 @@ async fn fetch_discovery(
     if !status.is_success() {
         bail!("the discovery document {url} answered {status}");
     }
-    let bytes = response
-        .bytes()
+    let bytes = super::http::read_limited(response)
         .await
         .with_context(|| format!("reading the discovery document {url}"))?;
     let document: DiscoveryDocument = serde_json::from_slice(&bytes)
@@ -164,8 +163,7 @@ pub async fn fetch_jwks(http: &reqwest::Client, url: &Url) -> anyhow::Result<Cor
     if !status.is_success() {
         bail!("the JWKS {url} answered {status}");
     }
-    let bytes = response
-        .bytes()
+    let bytes = super::http::read_limited(response)
         .await
         .with_context(|| format!("reading the JWKS {url}"))?;
     serde_json::from_slice(&bytes)

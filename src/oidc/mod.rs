@@ -10,6 +10,7 @@ pub mod authorize;
 pub mod client_auth;
 pub mod discovery;
 pub mod end_session;
+pub mod http;
 pub mod id_token;
 pub mod token;
 pub mod userinfo;

@@ -171,7 +171,10 @@ impl Sso {
         for (name, value) in params {
             request = request.add_extra_param(name, value);
         }
-        let response = request.request_async(self.http()).await.map_err(classify)?;
+        let response = request
+            .request_async(&super::http::Bounded(self.http().clone()))
+            .await
+            .map_err(classify)?;
         Ok(token_set(&response, now))
     }
 
@@ -188,7 +191,10 @@ impl Sso {
         for (name, value) in params {
             request = request.add_extra_param(name, value);
         }
-        let response = request.request_async(self.http()).await.map_err(classify)?;
+        let response = request
+            .request_async(&super::http::Bounded(self.http().clone()))
+            .await
+            .map_err(classify)?;
         Ok(token_set(&response, now))
     }
 

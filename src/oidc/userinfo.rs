@@ -29,7 +29,9 @@ impl Sso {
         if !status.is_success() {
             bail!("the userinfo endpoint answered {status}");
         }
-        let bytes = response.bytes().await.context("reading userinfo")?;
+        let bytes = super::http::read_limited(response)
+            .await
+            .context("reading userinfo")?;
         let claims: Map<String, Value> = serde_json::from_slice(&bytes)
             .context("userinfo is not a JSON object (signed userinfo is not supported)")?;
         if claims.get("sub").and_then(Value::as_str) != Some(subject) {

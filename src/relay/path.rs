@@ -109,6 +109,10 @@ impl CanonicalPath {
                 return Err(PathRejection::InvalidUtf8);
             }
         }
+        // Escaping may lengthen a path; the canonical form must parse as itself again.
+        if out.len() > MAX_PATH_BYTES {
+            return Err(PathRejection::TooLong);
+        }
         Ok(CanonicalPath(out))
     }
 

@@ -15,6 +15,7 @@ mod refresh;
 mod relay;
 mod relay_paths;
 mod roles;
+mod schemathesis;
 mod session;
 mod spa;
 mod sso_variants;

@@ -142,6 +142,34 @@ async fn discovery_or_jwks_garbage_keeps_the_service_not_ready_with_a_clear_erro
 }
 
 #[tokio::test]
+async fn oversized_sso_answers_are_refused_not_read_into_memory() {
+    let _sso = exclusive_sso().await;
+    let sso = sso();
+    // Correct documents followed by 2 MB of whitespace: valid JSON, beyond any real answer.
+    for target in ["discovery", "jwks"] {
+        sso.fault(target, Some("huge")).await;
+        let app = spawn_app().await;
+        let error = app
+            .state
+            .sso
+            .provider()
+            .await
+            .expect_err("oversized answer refused");
+        sso.fault(target, None).await;
+        let text = format!("{error}");
+        assert!(text.contains("larger than"), "{target}: {text}");
+    }
+    // The token endpoint, at the callback: refused as the SSO being unavailable.
+    let mut app = spawn_app().await;
+    let authorize = app.start_login("/").await;
+    let callback = app.authorize_at_sso(&authorize, "alice").await;
+    sso.fault("token", Some("huge")).await;
+    let response = app.callback(&callback).await;
+    sso.fault("token", None).await;
+    assert_eq!(location(&response), "/?authError=sso_unavailable");
+}
+
+#[tokio::test]
 async fn ca_file_is_loaded_and_a_bad_one_stops_startup_with_its_key() {
     let _sso = shared_sso().await;
     let dir = tempfile::tempdir().unwrap();

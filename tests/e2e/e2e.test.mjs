@@ -50,6 +50,14 @@ let tmp;
 let browser;
 let failed = false; // one failed step skips the rest (they build on each other)
 const contexts = new Set();
+// Content-Security-Policy: the policy the BFF itself gives the app (`oidc-bff check` prints the
+// effective server.content_security_policy; its default is src/headers.rs DEFAULT_CSP), which
+// nginx must send identically; every violation any page reports during the run; and every app
+// document nginx served (a promise of its URL and headers, resolved when the response arrives).
+let expectedCsp;
+const cspViolations = [];
+const appDocuments = [];
+const CSP_CANARY = 'csp-canary'; // in the URL of the violation step 0 provokes on purpose
 
 // Everything the browser does, for assertions and for failure reports.
 function instrument(ctx, label) {
@@ -67,6 +75,13 @@ function watchPage(page, rec, label) {
   page.on('request', (req) => rec.requests.push({ method: req.method(), url: req.url(), nav: req.isNavigationRequest(), req }));
   page.on('response', (res) => {
     const u = new URL(res.url());
+    if (u.origin === env.app && !u.pathname.startsWith('/api/') && res.request().resourceType() === 'document') {
+      // allHeaders(): headers() may leave security-related headers out
+      appDocuments.push(res.allHeaders().then(
+        (h) => ({ label, url: res.url(), status: res.status(), headers: h }),
+        (err) => ({ label, url: res.url(), status: res.status(), error: err.message }),
+      ));
+    }
     if (u.origin === env.app && (u.pathname.startsWith('/api/'))) {
       rec.apiResponses.push({
         method: res.request().method(), path: u.pathname, status: res.status(),
@@ -74,7 +89,14 @@ function watchPage(page, rec, label) {
       });
     }
   });
-  page.on('console', (msg) => rec.console.push(`[${label}] ${msg.type()}: ${msg.text()}`));
+  page.on('console', (msg) => {
+    rec.console.push(`[${label}] ${msg.type()}: ${msg.text()}`);
+    // Chromium also reports every violation on the console ("Refused to ... because it violates
+    // the following Content Security Policy directive: ..."): a second channel besides the event
+    if (/Content Security Policy/i.test(msg.text())) {
+      cspViolations.push({ label, via: 'console', page: page.url(), text: msg.text() });
+    }
+  });
   page.on('pageerror', (err) => rec.console.push(`[${label}] pageerror: ${err.message}`));
 }
 
@@ -283,25 +305,33 @@ async function startStack() {
     '[[routes]]', 'prefix = "/api/chat"', `upstream = "${upstream}/chat"`, '',
     '[[routes]]', 'prefix = "/api/analytics"', `upstream = "${upstream}/analytics"`, 'roles = ["analyst"]', '',
   ].join('\n'));
+  const bffEnv = (port) => ({
+    BFF_PROFILE: 'dev',
+    BFF_CONFIG_DIR: path.join(REPO, 'profiles'),
+    BFF_CONFIG_FILE: routesFile,
+    BFF_SERVER__BIND: `127.0.0.1:${port}`,
+    BFF_SERVER__PUBLIC_URL: env.app,
+    BFF_OIDC__ISSUER: env.issuer,
+    BFF_OIDC__CLIENT_ID: CLIENT_ID,
+    BFF_OIDC__CLIENT_SECRET: CLIENT_SECRET,
+    BFF_SESSION__KEYS: SESSION_KEY,
+    BFF_SESSION__REFRESH_SKEW: REFRESH_SKEW,
+    BFF_LOG: process.env.BFF_LOG || 'info',
+    NO_COLOR: '1',
+  });
+  // The policy the BFF gives the app when it serves it itself: nginx must send the same.
+  const checked = JSON.parse(execFileSync(BFF_BIN, ['check'], {
+    env: { ...process.env, ...bffEnv(bff1Port) }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+  }));
+  expectedCsp = checked.server?.content_security_policy;
+  assert.ok(typeof expectedCsp === 'string' && expectedCsp.includes("script-src 'self'"),
+    `oidc-bff check printed no usable server.content_security_policy: ${JSON.stringify(checked.server)}`);
   env.replicas = [];
   for (const [i, port] of [bff1Port, bff2Port].entries()) {
     const name = `bff${i + 1}`;
     const svc = startService(name, BFF_BIN, ['serve'], {
       logFile: path.join(logs, `${name}.log`),
-      env: {
-        BFF_PROFILE: 'dev',
-        BFF_CONFIG_DIR: path.join(REPO, 'profiles'),
-        BFF_CONFIG_FILE: routesFile,
-        BFF_SERVER__BIND: `127.0.0.1:${port}`,
-        BFF_SERVER__PUBLIC_URL: env.app,
-        BFF_OIDC__ISSUER: env.issuer,
-        BFF_OIDC__CLIENT_ID: CLIENT_ID,
-        BFF_OIDC__CLIENT_SECRET: CLIENT_SECRET,
-        BFF_SESSION__KEYS: SESSION_KEY,
-        BFF_SESSION__REFRESH_SKEW: REFRESH_SKEW,
-        BFF_LOG: process.env.BFF_LOG || 'info',
-        NO_COLOR: '1',
-      },
+      env: bffEnv(port),
     });
     svc.addr = `127.0.0.1:${port}`;
     env.replicas.push(svc);
@@ -339,10 +369,31 @@ async function startStack() {
   console.error(`# stack up at ${elapsed()}: app ${env.app}, SSO ${env.issuer}, replicas ${env.replicas.map((r) => r.addr).join(' ')}, upstream ${upstream}`);
 }
 
+/**
+ * Runs in every frame of every page before the page's own scripts: reports each
+ * `securitypolicyviolation` (fired for whatever the page's CSP blocks: an inline script or
+ * event handler, a style, an image, a connection, ...) to the test through a binding, and keeps
+ * it in window.__e2eCspViolations too.
+ */
+function cspRecorder() {
+  const seen = [];
+  Object.defineProperty(window, '__e2eCspViolations', { value: seen });
+  window.addEventListener('securitypolicyviolation', (e) => {
+    const v = {
+      documentURI: e.documentURI, blockedURI: e.blockedURI, effectiveDirective: e.effectiveDirective,
+      disposition: e.disposition, sourceFile: e.sourceFile, line: e.lineNumber, sample: e.sample,
+    };
+    seen.push(v);
+    if (typeof window.__e2eCspViolation === 'function') window.__e2eCspViolation(v).catch(() => {});
+  }, true);
+}
+
 async function newContext(label) {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } }); // bypassCSP stays off
   ctx.setDefaultTimeout(15000);
   ctx.setDefaultNavigationTimeout(15000);
+  await ctx.exposeBinding('__e2eCspViolation', (_source, v) => { cspViolations.push({ label, via: 'event', ...v }); });
+  await ctx.addInitScript(cspRecorder);
   const rec = instrument(ctx, label);
   const page = await ctx.newPage();
   return { ctx, page, rec };
@@ -393,15 +444,22 @@ describe('oidc-bff in a real browser behind nginx (two replicas, real SSO)', () 
     }
   }, { timeout: 30000 });
 
-  step('0. nginx serves the app (caching by file kind); a failed sign-in (/?authError=access_denied) is shown, signed out', 15000, async (t) => {
-    // the production config's caching: index.html (and client routes) revalidate, hashed assets are immutable
+  step('0. nginx serves the app (caching by file kind, the BFF\'s CSP); a failed sign-in (/?authError=access_denied) is shown, signed out', 15000, async (t) => {
+    // the production config's caching: index.html (and client routes) revalidate, hashed assets are immutable;
+    // its security headers: the app's files carry the BFF's own CSP, X-Frame-Options and nosniff
     const base = `http://127.0.0.1:${env.nginxPort}`;
+    const assertAppHeaders = (res, what) => {
+      assert.equal(res.headers.get('content-security-policy'), expectedCsp, `Content-Security-Policy of ${what}`);
+      assert.equal(res.headers.get('x-frame-options'), 'DENY', `X-Frame-Options of ${what}`);
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', `X-Content-Type-Options of ${what}`);
+    };
     for (const route of ['/', '/chat']) {
       const res = await fetch(`${base}${route}`);
       const html = await res.text();
       assert.equal(res.status, 200, `GET ${route}`);
       assert.match(html, /<html/i, `GET ${route} answers index.html`);
       assert.equal(res.headers.get('cache-control'), 'no-cache', `Cache-Control of ${route}`);
+      assertAppHeaders(res, route);
       if (route === '/') {
         const asset = /(?:src|href)="\/?([^"]+-[A-Z0-9]{8}\.(?:js|css))"/.exec(html)?.[1];
         if (asset) {
@@ -409,21 +467,50 @@ describe('oidc-bff in a real browser behind nginx (two replicas, real SSO)', () 
           await a.arrayBuffer();
           assert.equal(a.status, 200, `GET /${asset}`);
           assert.equal(a.headers.get('cache-control'), 'public, max-age=31536000, immutable', `Cache-Control of /${asset}`);
+          assertAppHeaders(a, `/${asset}`);
           t.diagnostic(`/${asset}: ${a.headers.get('cache-control')}`);
         } else {
           t.diagnostic('no hashed asset referenced by index.html (not an Angular build?): immutable caching not checked');
         }
       }
     }
+    // the proxied BFF gets none of nginx's static headers: it sets its own (exactly one nosniff)
+    const api = await fetch(`${base}/api/session`);
+    await api.arrayBuffer();
+    assert.equal(api.headers.get('content-security-policy'), null, 'nginx adds no CSP to /api/session');
+    assert.equal(api.headers.get('x-content-type-options'), 'nosniff', 'X-Content-Type-Options of /api/session (once, from the BFF)');
+    assert.equal(api.headers.get('cache-control'), 'no-store', 'Cache-Control of /api/session (the BFF\'s)');
 
     anon = await newContext('anon');
-    await anon.page.goto(`${env.app}/?authError=access_denied`);
+    const doc = await anon.page.goto(`${env.app}/?authError=access_denied`);
+    assert.equal((await doc.allHeaders())['content-security-policy'], expectedCsp, 'the browser got the app document with the CSP');
     await q(anon.page, 'auth-error').waitFor();
     await assert.doesNotReject(q(anon.page, 'home').waitFor(), 'home page');
     await expectText(q(anon.page, 'signed-in-state'), /Not signed in/);
     await assert.doesNotReject(q(anon.page, 'login-link').waitFor(), 'login link when signed out');
     const s = await sessionInPage(anon.page);
     assert.deepEqual(s.body, { authenticated: false });
+
+    // The violation recorder works (else the last step's "no violation" would prove nothing):
+    // an image from another origin is blocked by img-src 'self' (before any request is made)
+    // and must reach the test through both channels. Then it is forgotten.
+    await anon.page.evaluate((name) => {
+      const img = document.createElement('img');
+      img.src = `http://127.0.0.1:9/${name}.png`;
+      document.body.append(img);
+    }, CSP_CANARY);
+    const isCanary = (v) => `${v.blockedURI ?? ''} ${v.text ?? ''}`.includes(CSP_CANARY);
+    const deadline = Date.now() + 5000;
+    while (!['event', 'console'].every((via) => cspViolations.some((v) => isCanary(v) && v.via === via)) && Date.now() < deadline) {
+      await new Promise((r) => { setTimeout(r, 50); });
+    }
+    const canary = cspViolations.filter(isCanary);
+    assert.ok(canary.some((v) => v.via === 'event' && v.effectiveDirective === 'img-src'),
+      `the securitypolicyviolation recorder missed a provoked img-src violation: ${JSON.stringify(canary)}`);
+    assert.ok(canary.some((v) => v.via === 'console'),
+      `no console message for a provoked img-src violation: ${JSON.stringify(canary)}`);
+    for (let i = cspViolations.length - 1; i >= 0; i -= 1) if (isCanary(cspViolations[i])) cspViolations.splice(i, 1);
+
     await anon.ctx.close();
     contexts.delete(anon.ctx);
   });
@@ -613,31 +700,70 @@ describe('oidc-bff in a real browser behind nginx (two replicas, real SSO)', () 
     assert.ok(stats1.revocation > stats0.revocation, `refresh token revoked at logout (revocations ${stats0.revocation} -> ${stats1.revocation})`);
   });
 
-  // The SameSite=Strict pitfall (DESIGN.md) for a landing page that is not the SPA: the document
-  // load that ends the SSO's cross-site redirect chain gets no Strict cookie, so a server-rendered
-  // `returnTo` (here the README's own demo link, /api/login?returnTo=/api/session) shows
-  // {"authenticated": false} although the browser holds the session cookie. The Angular app is not
-  // affected (its /api/session call is same-site; step 1 asserts that). The BFF therefore ends a
-  // cross-site callback with a same-site hop (a tiny page that navigates on): this proves it works.
-  it('8. a server-rendered returnTo (/api/session) sees the session right after the SSO redirect', {
-    timeout: 30000,
-  }, async (t) => {
-    if (failed) {
-      t.skip('an earlier step failed');
-      return;
-    }
+  // The SameSite=Strict pitfall (README, "The SameSite=Strict hop"): the document load that ends
+  // the SSO's cross-site redirect chain would get no Strict cookie, so a server-rendered landing
+  // page would look signed out although the browser holds the session. The BFF ends a cross-site
+  // callback with a same-site hop (a tiny page that navigates on), so the landing document load
+  // carries the cookie. returnTo must be a page of the app: an API such as /api/session (the
+  // README's old demo link) is refused before any trip to the SSO.
+  step('8. the landing document load after the SSO\'s redirect carries the Strict session cookie (same-site hop); an API returnTo is refused', 30000, async (t) => {
     const c = await newContext('carol');
     try {
-      await c.page.goto(`${env.app}/api/login?returnTo=/api/session`);
+      const refused = await c.page.goto(`${env.app}/api/login?returnTo=/api/session`);
+      assert.equal(refused.status(), 400, '/api/login?returnTo=/api/session is refused');
+      assert.equal(new URL(c.page.url()).origin, env.app, 'no trip to the SSO for a refused returnTo');
+
+      const landingPath = '/?landing=step8';
+      await c.page.goto(`${env.app}/api/login?returnTo=${encodeURIComponent(landingPath)}`);
       await signInAtSso(c.page, 'alice', 'alice-pass');
-      await c.page.waitForURL(`${env.app}/api/session`, { timeout: 15000 });
-      const landing = JSON.parse(await c.page.locator('body').innerText());
+      await c.page.waitForURL(`${env.app}${landingPath}`, { timeout: 15000 });
+      await expectText(q(c.page, 'signed-in-state'), /Signed in as Alice Analyst/);
+      const callbacks = c.rec.apiResponses.filter((x) => x.path === '/api/callback');
+      assert.deepEqual(callbacks.map((x) => x.status), [200], 'the cross-site callback answers the same-site hop page (200)');
+      const landings = c.rec.requests.filter((r) => r.nav && r.url === `${env.app}${landingPath}`);
+      assert.equal(landings.length, 1, `one landing document load: ${JSON.stringify(c.rec.navigations)}`);
+      const sent = (await landings[0].req.allHeaders()).cookie ?? '';
       const inJar = sessionCookies(await c.ctx.cookies(env.app)).map((x) => `${x.name} (SameSite=${x.sameSite})`);
-      t.diagnostic(`landing document: ${JSON.stringify(landing).slice(0, 60)}; session cookie in the browser: ${inJar.join(', ') || 'none'}`);
-      assert.equal(landing.authenticated, true, `the landing page /api/session answered ${JSON.stringify(landing)} while the browser holds ${inJar.join(', ')}`);
+      t.diagnostic(`session cookie in the browser: ${inJar.join(', ') || 'none'}; sent with the landing document load: ${/(?:^|;\s*)__Host-bff(?:\.0)?=/.test(sent) ? 'yes' : 'no'}`);
+      assert.match(sent, /(?:^|;\s*)__Host-bff(?:\.0)?=/, `the landing document load carried no session cookie while the browser holds ${inJar.join(', ')}`);
     } finally {
       await c.ctx.close();
       contexts.delete(c.ctx);
+    }
+  });
+
+  // Runs even when an earlier step failed: whatever ran must not have violated the CSP.
+  it('9. the app runs under its Content-Security-Policy: every app document carried it, no violation on any page', { timeout: 20000 }, async (t) => {
+    if (!browser) {
+      t.skip('the stack did not start');
+      return;
+    }
+    const earlierFailure = failed; // then fewer pages were loaded: check only what ran
+    try {
+      const docs = await Promise.all(appDocuments);
+      if (!earlierFailure) assert.ok(docs.length >= 5, `app documents seen: ${docs.length}`);
+      const without = docs.filter((d) => d.error || d.headers['content-security-policy'] !== expectedCsp);
+      assert.deepEqual(without.map((d) => `${d.label} ${d.status} ${d.url}: ${d.error ?? d.headers['content-security-policy'] ?? 'no CSP'}`), [],
+        'app documents without the expected Content-Security-Policy');
+      // the pages still open may hold violations not yet reported through the binding
+      for (const ctx of contexts) {
+        for (const page of ctx.pages()) {
+          const inPage = await page.evaluate(() => window.__e2eCspViolations ?? []).catch(() => []);
+          for (const v of inPage) {
+            if (!cspViolations.some((x) => x.via === 'event' && x.documentURI === v.documentURI && x.blockedURI === v.blockedURI
+              && x.effectiveDirective === v.effectiveDirective && x.line === v.line)) {
+              cspViolations.push({ label: 'late', via: 'event', ...v });
+            }
+          }
+        }
+      }
+      t.diagnostic(`${docs.length} app documents, each with the BFF's CSP; CSP violations: ${cspViolations.length}`);
+      assert.deepEqual(cspViolations.map((v) => (v.via === 'event'
+        ? `[${v.label}] ${v.effectiveDirective} blocked ${v.blockedURI || '(inline)'} in ${v.documentURI} (${v.sourceFile || '-'}:${v.line ?? '-'}${v.sample ? `, sample ${JSON.stringify(v.sample)}` : ''})`
+        : `[${v.label}] console on ${v.page}: ${v.text}`)), [], 'Content-Security-Policy violations during the run');
+    } catch (err) {
+      failed = true;
+      throw err;
     }
   });
 });

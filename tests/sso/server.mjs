@@ -269,8 +269,8 @@ async function handleControl(req, res, route) {
   if (route === 'fault' && req.method === 'POST') {
     const { target, mode = null } = body;
     if (!['token', 'discovery', 'jwks', 'revocation'].includes(target)
-      || ![null, 'status500', 'garbage', 'hang'].includes(mode)) {
-      return json(res, 400, { error: 'target: token|discovery|jwks|revocation, mode: status500|garbage|hang|null' });
+      || ![null, 'status500', 'garbage', 'hang', 'huge'].includes(mode)) {
+      return json(res, 400, { error: 'target: token|discovery|jwks|revocation, mode: status500|garbage|hang|huge|null' });
     }
     if (mode) state.faults[target] = mode;
     else delete state.faults[target];
@@ -305,6 +305,13 @@ function applyFault(req, res, target) {
     h.release = () => { clearTimeout(timer); state.hung.delete(h); req.socket.destroy(); };
     state.hung.add(h);
     req.on('close', () => { clearTimeout(timer); state.hung.delete(h); });
+  } else if (mode === 'huge') {
+    // oidc-provider answers as usual, and the (valid) JSON is followed by 2 MB of whitespace:
+    // still a correct document, but one no client should read into memory unbounded.
+    const { setHeader, end } = res;
+    res.setHeader = (name, value) => (String(name).toLowerCase() === 'content-length' ? res : setHeader.call(res, name, value));
+    res.end = (chunk, ...rest) => end.call(res, Buffer.concat([Buffer.from(chunk ?? ''), Buffer.alloc(2_000_000, ' ')]), ...rest);
+    return false;
   } else {
     return false;
   }

@@ -1,0 +1,75 @@
+//! Reading the SSO's answers with a limit. Every answer (discovery, keys, tokens, userinfo) is
+//! read into memory to be parsed, so each is bounded: an SSO (or whatever answers in its place)
+//! that sends megabytes gets an error, not the process's memory. Timeouts live on the shared
+//! client (`oidc.http_timeout`).
+
+use openidconnect::{AsyncHttpClient, HttpClientError, HttpRequest, HttpResponse};
+use std::future::Future;
+use std::pin::Pin;
+
+/// The largest answer read from the SSO. Real ones are a few KiB (a JWKS with many keys, a
+/// token response with large JWTs): this leaves room for either.
+pub const MAX_SSO_RESPONSE: usize = 1024 * 1024;
+
+/// Why an answer could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The connection failed while reading.
+    #[error("reading the answer failed: {0}")]
+    Transport(reqwest::Error),
+    /// More than [`MAX_SSO_RESPONSE`] bytes.
+    #[error("the answer is larger than {MAX_SSO_RESPONSE} bytes")]
+    TooLarge,
+}
+
+/// Reads `response`'s body, refusing more than [`MAX_SSO_RESPONSE`] bytes (announced or sent).
+pub async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, ReadError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_SSO_RESPONSE as u64)
+    {
+        return Err(ReadError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ReadError::Transport(e.without_url()))?
+    {
+        if body.len() + chunk.len() > MAX_SSO_RESPONSE {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The shared client as the `openidconnect` crate's HTTP client, with [`read_limited`] bodies.
+/// (It holds a clone of the client, a reference count, so its futures borrow nothing.)
+pub struct Bounded(pub reqwest::Client);
+
+type BoundedFuture =
+    Pin<Box<dyn Future<Output = Result<HttpResponse, HttpClientError<reqwest::Error>>> + Send>>;
+
+impl<'c> AsyncHttpClient<'c> for Bounded {
+    type Error = HttpClientError<reqwest::Error>;
+    type Future = BoundedFuture;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        let client = self.0.clone();
+        Box::pin(async move {
+            let request: reqwest::Request = request.try_into().map_err(Box::new)?;
+            let response = client.execute(request).await.map_err(Box::new)?;
+            let mut builder = openidconnect::http::Response::builder()
+                .status(response.status())
+                .version(response.version());
+            for (name, value) in response.headers() {
+                builder = builder.header(name, value);
+            }
+            let body = read_limited(response)
+                .await
+                .map_err(|e| HttpClientError::Other(e.to_string()))?;
+            builder.body(body).map_err(HttpClientError::Http)
+        })
+    }
+}
