@@ -189,7 +189,7 @@ async fn dispatch(
     req: Request,
 ) -> poem::Result<Response> {
     use crate::headers::ResponseClass;
-    use crate::relay::Dispatch;
+    use crate::routes::Dispatch;
     if matches!(
         *req.method(),
         poem::http::Method::TRACE | poem::http::Method::CONNECT
@@ -206,7 +206,7 @@ async fn dispatch(
         }
         Dispatch::Refused(rejection) => {
             let status = match rejection {
-                crate::relay::path::PathRejection::TooLong => ErrorKind::UriTooLong,
+                crate::routes::path::PathRejection::TooLong => ErrorKind::UriTooLong,
                 _ => ErrorKind::BadRequest,
             };
             return Err(Error::new(status, rejection.reason()).into());

@@ -5,7 +5,7 @@
 //! environment variables. Everything is validated here, once, so that a bad value stops startup
 //! with one line naming its key instead of surfacing as a confusing failure on some request.
 
-use crate::relay::RouteTable;
+use crate::routes::RouteTable;
 use base64::Engine;
 use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
@@ -17,6 +17,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use url::Url;
+
+/// The `Content-Security-Policy` of the SPA unless `server.content_security_policy` says
+/// otherwise: the one the reference Angular app runs under (its own scripts and styles, the
+/// inline styles Angular components insert, nothing else; no framing).
+pub const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; \
+    connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+    frame-ancestors 'none'";
 
 /// A configuration error: the key at fault and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,7 +292,7 @@ struct RawConfig {
     #[serde(default)]
     roles: RawRoles,
     #[serde(default)]
-    routes: Vec<crate::relay::RawRoute>,
+    routes: Vec<crate::routes::RawRoute>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -697,7 +705,8 @@ fn validate(profile: String, raw: RawConfig) -> Result<Config, ConfigError> {
             format!("`{bad}` is not a claim path"),
         ));
     }
-    let routes = RouteTable::from_raw(raw.routes)?;
+    let routes =
+        RouteTable::from_raw(raw.routes).map_err(|e| ConfigError::new(e.key(), e.message))?;
     Ok(Config {
         profile,
         server,
@@ -758,7 +767,7 @@ fn validate_server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
     }
     let content_security_policy = raw
         .content_security_policy
-        .unwrap_or_else(|| crate::headers::DEFAULT_CSP.to_string());
+        .unwrap_or_else(|| DEFAULT_CSP.to_string());
     if content_security_policy.is_empty()
         || !content_security_policy
             .bytes()

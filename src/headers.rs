@@ -13,12 +13,7 @@ use poem::http::{header, HeaderValue};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use std::sync::Arc;
 
-/// The policy the reference Angular app runs under: its own scripts and styles, the inline
-/// styles Angular components insert, and nothing else; no framing.
-pub const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self'; \
-    style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; \
-    connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
-    frame-ancestors 'none'";
+pub use crate::config::DEFAULT_CSP;
 
 /// What produced a response, recorded in its extensions by the dispatcher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

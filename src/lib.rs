@@ -21,6 +21,7 @@ pub mod refresh;
 pub mod relay;
 pub mod return_to;
 pub mod roles;
+pub mod routes;
 pub mod seal;
 pub mod server;
 pub mod session;

@@ -1,8 +1,8 @@
 //! `returnTo`: where the browser goes after login. Only local paths are accepted, so the login
 //! endpoint can never be turned into an open redirect.
 
-use crate::relay::path::CanonicalPath;
-use crate::relay::{RouteTable, OWN_PATHS};
+use crate::routes::path::CanonicalPath;
+use crate::routes::{RouteTable, OWN_PATHS};
 use std::fmt;
 
 /// A validated local path (starts with one `/`, no `//`, no `\`, no scheme, no control

@@ -36,7 +36,7 @@ impl SpaEndpoint {
         matches!(*req.method(), Method::GET | Method::HEAD)
             && path != "/api"
             && !path.starts_with("/api/")
-            && !crate::relay::OWN_PATHS
+            && !crate::routes::OWN_PATHS
                 .iter()
                 .any(|own| path == *own || path.starts_with(&format!("{own}/")))
     }

@@ -6,14 +6,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oidc_bff::relay::path::CanonicalPath;
-use oidc_bff::relay::{Dispatch, RouteTable};
+use oidc_bff::routes::path::CanonicalPath;
+use oidc_bff::routes::{Dispatch, RouteTable};
 use std::sync::OnceLock;
 
 fn table() -> &'static RouteTable {
     static TABLE: OnceLock<RouteTable> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let routes: Vec<oidc_bff::relay::RawRoute> = serde_json::from_str(
+        let routes: Vec<oidc_bff::routes::RawRoute> = serde_json::from_str(
             r#"[{"prefix": "/api/x", "upstream": "http://svc.internal/base"},
                 {"prefix": "/api/x/admin", "upstream": "http://svc.internal/base/admin", "roles": ["admin"]}]"#,
         )

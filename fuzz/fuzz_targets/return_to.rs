@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oidc_bff::relay::RouteTable;
+use oidc_bff::routes::RouteTable;
 use oidc_bff::return_to::ReturnTo;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,16 +1,12 @@
-//! The API relay, as a fixed sequence of phases, each a small function with one job:
-//! canonicalise the path and pick the route (once) → open the session (refreshing if due) →
+//! The API relay, as a fixed sequence of phases, each a small function with one job (the
+//! route was picked once, on the canonical path, by [`crate::routes`]): open the session (refreshing if due) →
 //! check roles and CSRF → build the upstream request → stream the response back. Bodies stream
 //! both ways without buffering, so server-sent events reach the browser as the upstream
 //! produces them.
 
-pub mod path;
-pub mod routes;
-
-pub use routes::{Dispatch, RawRoute, Route, RouteTable, RoutedPath, TokenMode, OWN_PATHS};
-
 use crate::cookies::{RequestCookies, ResponseCookies};
 use crate::error::{Error, ErrorKind};
+use crate::routes::{Route, RoutedPath, TokenMode};
 use crate::session::now;
 use crate::state::{AppState, SessionState};
 use futures_util::{Stream, StreamExt};

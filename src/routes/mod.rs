@@ -1,9 +1,12 @@
 //! The `[[routes]]` table: which path prefix is relayed to which upstream, with what token and
-//! which roles. Validated at startup; matched on every relayed request.
+//! which roles. Validated at startup; matched once per request, on the path's canonical
+//! spelling ([`path`]), which is also the spelling the upstream receives.
 
-use super::path::{CanonicalPath, PathRejection};
-use crate::config::ConfigError;
+pub mod path;
+
+use path::{CanonicalPath, PathRejection};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::time::Duration;
 use url::Url;
 
@@ -74,76 +77,59 @@ pub struct RouteTable {
     routes: Vec<Route>,
 }
 
+/// A route that cannot be used, naming the field at fault (`routes[1].prefix`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteError {
+    /// Position of the route in `[[routes]]`.
+    pub index: usize,
+    /// The field at fault (`prefix`, `upstream`, `timeout`, ...).
+    pub field: &'static str,
+    /// What is wrong, in one sentence.
+    pub message: String,
+}
+
+impl RouteError {
+    /// The dotted configuration key of the field at fault.
+    pub fn key(&self) -> String {
+        format!("routes[{}].{}", self.index, self.field)
+    }
+}
+
+impl fmt::Display for RouteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key(), self.message)
+    }
+}
+
+impl std::error::Error for RouteError {}
+
+/// Default `timeout` of a route: the wait for the upstream's response head.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `idle_timeout` of a route: the longest pause inside a streamed answer.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
 impl RouteTable {
-    /// Validates the raw routes: well-formed prefixes, no duplicates, no clash with our own
-    /// endpoints, http(s) upstreams.
-    pub fn from_raw(raw: Vec<RawRoute>) -> Result<Self, ConfigError> {
+    /// Validates the raw routes: well-formed canonical prefixes, no duplicates (letter case
+    /// aside), no clash with our own endpoints, http(s) upstreams, non-zero timeouts.
+    pub fn from_raw(raw: Vec<RawRoute>) -> Result<Self, RouteError> {
         let mut routes: Vec<Route> = Vec::with_capacity(raw.len());
-        for (i, route) in raw.into_iter().enumerate() {
-            let key = |field: &str| format!("routes[{i}].{field}");
-            let err = |field: &str, message: String| ConfigError {
-                key: key(field),
+        for (index, route) in raw.into_iter().enumerate() {
+            let error = |field, message| RouteError {
+                index,
+                field,
                 message,
             };
-            let prefix = route.prefix;
-            if !prefix.starts_with('/')
-                || prefix.len() < 2
-                || prefix.ends_with('/')
-                || prefix.contains("//")
-                || prefix.contains(['?', '#', '%', '\\'])
-                || prefix.split('/').any(|s| s == "." || s == "..")
-            {
-                return Err(err(
-                    "prefix",
-                    format!("`{prefix}` must be a path like /api/chat (no trailing slash)"),
-                ));
-            }
-            if let Some(own) = OWN_PATHS.iter().find(|own| overlaps(&prefix, own)) {
-                return Err(err(
-                    "prefix",
-                    format!("`{prefix}` clashes with the BFF's own endpoint {own}"),
-                ));
-            }
-            if CanonicalPath::parse(&prefix).map(|c| c.as_str() == prefix) != Ok(true) {
-                return Err(err(
-                    "prefix",
-                    format!("`{prefix}` must be spelled canonically (no escapes, `;` or dots)"),
-                ));
-            }
-            if routes
-                .iter()
-                .any(|r| r.prefix.eq_ignore_ascii_case(&prefix))
-            {
-                return Err(err(
-                    "prefix",
-                    format!("`{prefix}` is configured twice (letter case aside)"),
-                ));
-            }
-            let upstream = Url::parse(&route.upstream).map_err(|e| {
-                err(
-                    "upstream",
-                    format!("`{}` is not a URL ({e})", route.upstream),
-                )
-            })?;
-            if !matches!(upstream.scheme(), "http" | "https")
-                || upstream.host_str().is_none()
-                || upstream.query().is_some()
-                || upstream.fragment().is_some()
-            {
-                return Err(err(
-                    "upstream",
-                    format!("`{upstream}` must be an http(s) URL without query or fragment"),
-                ));
-            }
-            let timeout = route.timeout.unwrap_or(Duration::from_secs(30));
-            let idle_timeout = route.idle_timeout.unwrap_or(Duration::from_secs(300));
+            check_prefix(&route.prefix, &routes).map_err(|m| error("prefix", m))?;
+            let upstream = parse_upstream(&route.upstream).map_err(|m| error("upstream", m))?;
+            let timeout = route.timeout.unwrap_or(DEFAULT_TIMEOUT);
+            let idle_timeout = route.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT);
             for (field, value) in [("timeout", timeout), ("idle_timeout", idle_timeout)] {
                 if value.is_zero() {
-                    return Err(err(field, "must be more than zero".into()));
+                    return Err(error(field, "must be more than zero".into()));
                 }
             }
             routes.push(Route {
-                prefix,
+                prefix: route.prefix,
                 upstream,
                 roles: route.roles,
                 token: route.token,
@@ -272,6 +258,51 @@ impl Route {
         }
         url
     }
+}
+
+/// A prefix is a canonical path of whole segments, clashing with nothing configured before it.
+fn check_prefix(prefix: &str, earlier: &[Route]) -> Result<(), String> {
+    if !prefix.starts_with('/') || prefix.len() < 2 || prefix.ends_with('/') {
+        return Err(format!(
+            "`{prefix}` must be a path like /api/chat (no trailing slash)"
+        ));
+    }
+    if CanonicalPath::parse(prefix).map(|c| c.as_str() == prefix) != Ok(true)
+        || prefix.contains(['%', '?', '#'])
+    {
+        return Err(format!(
+            "`{prefix}` must be spelled canonically (no escapes, `;`, dots or empty segments)"
+        ));
+    }
+    if let Some(own) = OWN_PATHS.iter().find(|own| overlaps(prefix, own)) {
+        return Err(format!(
+            "`{prefix}` clashes with the BFF's own endpoint {own}"
+        ));
+    }
+    if earlier
+        .iter()
+        .any(|r| r.prefix.eq_ignore_ascii_case(prefix))
+    {
+        return Err(format!(
+            "`{prefix}` is configured twice (letter case aside)"
+        ));
+    }
+    Ok(())
+}
+
+/// An upstream is an http(s) URL with a host and without query or fragment.
+fn parse_upstream(text: &str) -> Result<Url, String> {
+    let upstream = Url::parse(text).map_err(|e| format!("`{text}` is not a URL ({e})"))?;
+    if !matches!(upstream.scheme(), "http" | "https")
+        || upstream.host_str().is_none()
+        || upstream.query().is_some()
+        || upstream.fragment().is_some()
+    {
+        return Err(format!(
+            "`{upstream}` must be an http(s) URL without query or fragment"
+        ));
+    }
+    Ok(upstream)
 }
 
 /// Whether a route prefix and one of our own paths would shadow each other.
@@ -423,7 +454,7 @@ mod tests {
             ),
         ];
         for (routes, key) in cases {
-            assert_eq!(RouteTable::from_raw(routes).unwrap_err().key, key);
+            assert_eq!(RouteTable::from_raw(routes).unwrap_err().key(), key);
         }
     }
 }
