@@ -239,21 +239,27 @@ fn problem_for(error: poem::Error) -> Response {
     problem.into_response()
 }
 
-/// One line per request: method, path without query (the callback's query holds the code),
-/// status and duration.
+/// One span and one line per request: method, path without query (the callback's query holds
+/// the code), status and duration. Everything the request does is logged inside its span.
 async fn access_log<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    use tracing::Instrument;
     let started = Instant::now();
-    let method = req.method().clone();
     // The path is the browser's: bounded, so a hostile one cannot fill the log.
     let path: String = req.uri().path().chars().take(256).collect();
-    let response = match ep.call(req).await {
-        Ok(response) => response.into_response(),
-        Err(error) => error.into_response(),
-    };
-    let status = response.status().as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if path != "/healthz" && path != "/readyz" && path != "/metrics" {
-        tracing::info!(%method, path = %path, status, elapsed_ms, "request");
+    let quiet = matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics");
+    let span = tracing::info_span!("request", method = %req.method(), path = %path);
+    async move {
+        let response = match ep.call(req).await {
+            Ok(response) => response.into_response(),
+            Err(error) => error.into_response(),
+        };
+        let status = response.status().as_u16();
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if !quiet {
+            tracing::info!(status, elapsed_ms, "request");
+        }
+        Ok(response)
     }
-    Ok(response)
+    .instrument(span)
+    .await
 }

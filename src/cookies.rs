@@ -150,6 +150,31 @@ impl ResponseCookies {
     }
 }
 
+/// The request's cookies and the response's cookie queue, as [`cookie_layer`] put them in the
+/// request. Their absence is a wiring bug (an endpoint mounted outside the layer), reported as
+/// an internal error rather than read as "no cookies".
+pub fn of_request(
+    req: &Request,
+) -> Result<(&RequestCookies, std::sync::Arc<ResponseCookies>), crate::error::Error> {
+    let missing = || {
+        crate::error::Error::new(
+            crate::error::ErrorKind::Internal,
+            "the request's cookies were not read",
+        )
+        .context("reading the cookie layer's extensions")
+    };
+    let cookies = req
+        .extensions()
+        .get::<RequestCookies>()
+        .ok_or_else(missing)?;
+    let out = req
+        .extensions()
+        .get::<std::sync::Arc<ResponseCookies>>()
+        .cloned()
+        .ok_or_else(missing)?;
+    Ok((cookies, out))
+}
+
 /// Wraps an endpoint: request cookies in, queued `Set-Cookie` lines out.
 pub async fn cookie_layer<E: Endpoint>(
     ep: std::sync::Arc<E>,

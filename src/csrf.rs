@@ -13,8 +13,9 @@
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
+use crate::session::cookie::SessionCookies;
+use crate::session::csrf::XSRF_HEADER;
 use crate::session::Session;
-use crate::session_cookie::{SessionCookies, XSRF_HEADER};
 use poem::http::{header, HeaderMap, Method};
 
 /// Whether `method` changes state and so needs the CSRF header.

@@ -17,7 +17,6 @@ pub mod error;
 pub mod headers;
 pub mod metrics;
 pub mod oidc;
-pub mod refresh;
 pub mod relay;
 pub mod return_to;
 pub mod roles;
@@ -25,7 +24,6 @@ pub mod routes;
 pub mod seal;
 pub mod server;
 pub mod session;
-pub mod session_cookie;
 pub mod spa;
 pub mod state;
 

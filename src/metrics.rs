@@ -1,7 +1,6 @@
 //! Prometheus metrics: a few counters that tell an operator whether logins, refreshes and the
 //! relay are healthy. Labels never carry a user, a token or a path with ids in it.
 
-use crate::refresh::RefreshFailure;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -66,13 +65,8 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts a refresh outcome.
-    pub fn refresh<T>(&self, outcome: &Result<T, RefreshFailure>) {
-        let result = match outcome {
-            Ok(_) => "ok",
-            Err(RefreshFailure::GrantDead(_)) => "grant_dead",
-            Err(RefreshFailure::Unavailable(_)) => "sso_unavailable",
-        };
+    /// Counts a refresh outcome (`ok`, `grant_dead`, `sso_unavailable`).
+    pub fn refresh(&self, result: &str) {
         self.refreshes
             .get_or_create(&ResultLabel {
                 result: result.into(),

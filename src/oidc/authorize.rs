@@ -3,7 +3,6 @@
 
 use super::Sso;
 use crate::error::Error;
-use crate::session::LoginState;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient};
@@ -19,13 +18,31 @@ pub fn random_token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// The secrets of one sign-in, kept (sealed, in the browser) until the callback.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct Flow {
+    /// The `state` sent to the SSO.
+    pub state: String,
+    /// The `nonce` the ID token must carry.
+    pub nonce: String,
+    /// The PKCE verifier.
+    pub pkce_verifier: String,
+    /// Unix seconds; the flow is refused after [`super::callback::FLOW_LIFETIME`].
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for Flow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flow")
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Sso {
-    /// The authorization URL and the state that must come back with the callback.
-    pub async fn authorize(
-        &self,
-        return_to: String,
-        now: i64,
-    ) -> Result<(String, LoginState), Error> {
+    /// The authorization URL and the flow that must come back with the callback.
+    #[tracing::instrument(name = "oidc.authorize", skip_all)]
+    pub async fn authorize(&self, now: i64) -> Result<(String, Flow), Error> {
         let provider = self.provider().await?;
         let state = random_token(32);
         let nonce = random_token(32);
@@ -55,13 +72,11 @@ impl Sso {
         let (url, _, _) = request.url();
         Ok((
             url.to_string(),
-            LoginState {
+            Flow {
                 state,
                 nonce,
                 pkce_verifier: verifier.secret().clone(),
-                return_to,
                 created_at: now,
-                sequence: 0,
             },
         ))
     }

@@ -69,6 +69,7 @@ pub fn discovery_url(issuer: &str) -> String {
 
 /// Loads discovery (unless every needed endpoint is configured and discovery is unavailable),
 /// applies the overrides and fetches the keys.
+#[tracing::instrument(name = "oidc.discovery", skip_all)]
 pub async fn load(http: &reqwest::Client, config: &OidcConfig) -> anyhow::Result<Provider> {
     let overrides = &config.endpoints;
     let document = match fetch_discovery(http, &config.issuer).await {
@@ -152,6 +153,7 @@ async fn fetch_discovery(
 }
 
 /// Fetches and parses a JWKS.
+#[tracing::instrument(name = "oidc.jwks", skip_all)]
 pub async fn fetch_jwks(http: &reqwest::Client, url: &Url) -> anyhow::Result<CoreJsonWebKeySet> {
     let response = http
         .get(url.clone())

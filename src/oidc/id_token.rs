@@ -3,23 +3,10 @@
 //! larger siblings) are accepted; `none` and the HMAC algorithms are not.
 
 use super::Sso;
+use crate::error::{Error, ErrorKind};
 use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJwsSigningAlgorithm};
 use openidconnect::{ClaimsVerificationError, ClientId, Nonce, SignatureVerificationError};
 use std::str::FromStr;
-
-/// Why an ID token was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum IdTokenError {
-    /// Not a JWT at all.
-    #[error("the ID token is malformed")]
-    Malformed,
-    /// Failed one of the checks (message names which).
-    #[error("the ID token is invalid: {0}")]
-    Invalid(String),
-    /// The subject of a refreshed ID token differs from the session's.
-    #[error("the refreshed ID token names another subject")]
-    SubjectChanged,
-}
 
 /// Which nonce the token must carry.
 pub enum ExpectedNonce<'a> {
@@ -43,17 +30,19 @@ const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 8] = [
 impl Sso {
     /// Validates `raw` and returns its subject. On an unknown `kid` the JWKS is refetched (rate
     /// limited) and the check runs once more.
+    #[tracing::instrument(name = "oidc.id_token", skip_all)]
     pub async fn verify_id_token(
         &self,
         raw: &str,
         nonce: ExpectedNonce<'_>,
         expected_subject: Option<&str>,
-    ) -> Result<String, IdTokenError> {
-        let token = CoreIdToken::from_str(raw).map_err(|_| IdTokenError::Malformed)?;
-        let provider = self
-            .provider()
-            .await
-            .map_err(|e| IdTokenError::Invalid(e.to_string()))?;
+    ) -> Result<String, Error> {
+        let invalid = |why: String| {
+            Error::new(ErrorKind::InvalidIdToken, "the ID token is invalid")
+                .with_source(anyhow::anyhow!(why))
+        };
+        let token = CoreIdToken::from_str(raw).map_err(|_| invalid("malformed".into()))?;
+        let provider = self.provider().await?;
         let mut result = self.check(&token, &provider.jwks, &nonce);
         if matches!(
             result,
@@ -65,9 +54,11 @@ impl Sso {
                 result = self.check(&token, &provider.jwks, &nonce);
             }
         }
-        let subject = result.map_err(|e| IdTokenError::Invalid(e.to_string()))?;
+        let subject = result.map_err(|e| invalid(e.to_string()))?;
         if expected_subject.is_some_and(|expected| expected != subject) {
-            return Err(IdTokenError::SubjectChanged);
+            return Err(invalid(
+                "the refreshed ID token names another subject".into(),
+            ));
         }
         Ok(subject)
     }

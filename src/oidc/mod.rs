@@ -1,18 +1,23 @@
-//! The OpenID Connect client side, one file per protocol step: [`discovery`] (metadata and
-//! keys), [`authorize`] (the redirect to the SSO), [`token`] (code exchange, refresh,
-//! revocation), [`id_token`] (validation), [`end_session`] (RP-initiated logout) and
-//! [`client_auth`] (how we authenticate at the token endpoint) and [`userinfo`].
+//! The OpenID Connect client side, one file per protocol step, in protocol order:
+//! [`discovery`] (metadata and keys), [`authorize`] (the redirect to the SSO), [`callback`]
+//! (state, `iss`, code exchange, ID-token validation), [`refresh`], [`userinfo`], [`revoke`]
+//! and [`end_session`]; beside them [`id_token`] (validation, used by callback and refresh),
+//! [`tokens`] (the token endpoint's answers and failures), [`client_auth`] (how we
+//! authenticate there) and [`http`] (bounded reads).
 //!
 //! [`Sso`] owns the one HTTP client used for every call to the SSO: no redirects (following
 //! them would open an SSRF hole), the extra CA roots, timeouts, and connection reuse.
 
 pub mod authorize;
+pub mod callback;
 pub mod client_auth;
 pub mod discovery;
 pub mod end_session;
 pub mod http;
 pub mod id_token;
-pub mod token;
+pub mod refresh;
+pub mod revoke;
+pub mod tokens;
 pub mod userinfo;
 
 use crate::config::OidcConfig;

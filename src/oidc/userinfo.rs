@@ -3,12 +3,31 @@
 
 use super::discovery::Provider;
 use super::Sso;
+use crate::error::{Error, ErrorKind};
 use anyhow::{bail, Context};
 use serde_json::{Map, Value};
 
 impl Sso {
     /// The userinfo claims for `access_token`; `sub` must be `subject` (OIDC Core 5.3.2).
+    #[tracing::instrument(name = "oidc.userinfo", skip_all)]
     pub async fn userinfo(
+        &self,
+        provider: &Provider,
+        access_token: &str,
+        subject: &str,
+    ) -> Result<Map<String, Value>, Error> {
+        self.fetch_userinfo(provider, access_token, subject)
+            .await
+            .map_err(|source| {
+                Error::new(
+                    ErrorKind::SsoUnavailable,
+                    "the identity provider's userinfo could not be read",
+                )
+                .with_source(source)
+            })
+    }
+
+    async fn fetch_userinfo(
         &self,
         provider: &Provider,
         access_token: &str,

@@ -4,16 +4,15 @@
 //! both ways without buffering, so server-sent events reach the browser as the upstream
 //! produces them.
 
-use crate::cookies::{RequestCookies, ResponseCookies};
 use crate::error::{Error, ErrorKind};
 use crate::routes::{Route, RoutedPath, TokenMode};
+use crate::session::guard::{Need, SessionState};
 use crate::session::now;
-use crate::state::{AppState, SessionState};
+use crate::state::AppState;
 use futures_util::{Stream, StreamExt};
 use poem::http::{header, HeaderMap, HeaderName, HeaderValue};
 use poem::{Body, Request, Response};
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Request headers never relayed: those that describe one connection (RFC 9110 §7.6.1), the
@@ -74,6 +73,7 @@ fn dropped_response_header(name: &HeaderName) -> bool {
 }
 
 /// Relays `req`, already dispatched to `route` by its canonical `path`.
+#[tracing::instrument(name = "relay", skip_all, fields(route = %route.prefix))]
 pub async fn relay(
     state: &AppState,
     route: &Route,
@@ -102,14 +102,8 @@ pub async fn relay(
 /// unsafe methods (403), and the route's roles (403).
 async fn authorize(state: &AppState, route: &Route, req: &Request) -> Result<String, Error> {
     crate::csrf::check_request_origin(&state.config, req.headers())?;
-    let none = RequestCookies::default();
-    let cookies = req.extensions().get::<RequestCookies>().unwrap_or(&none);
-    let out = req
-        .extensions()
-        .get::<Arc<ResponseCookies>>()
-        .cloned()
-        .unwrap_or_default();
-    let session = match state.session(cookies, &out, now()).await {
+    let (cookies, out) = crate::cookies::of_request(req)?;
+    let session = match state.guard().run(cookies, &out, now(), Need::Tokens).await {
         SessionState::None => {
             return Err(Error::new(
                 ErrorKind::Unauthenticated,
@@ -217,6 +211,7 @@ fn listed_in_connection(headers: &HeaderMap) -> Vec<HeaderName> {
 /// The route's `timeout` bounds the wait for the upstream's response head; its `idle_timeout`
 /// bounds each pause of the body, so a stream that keeps producing (a chat answer) may run
 /// longer, but one that stalls ends.
+#[tracing::instrument(name = "upstream", skip_all)]
 async fn send(route: &Route, request: reqwest::RequestBuilder) -> Result<Response, Error> {
     let upstream = match tokio::time::timeout(route.timeout, request.send()).await {
         Err(_) => {

@@ -2,7 +2,7 @@
 
 use crate::helpers::*;
 use oidc_bff::cookies::{RequestCookies, ResponseCookies};
-use oidc_bff::session_cookie::{SessionCookies, SessionRead};
+use oidc_bff::session::cookie::{SessionCookies, SessionRead};
 
 #[path = "../fixtures/tokens.rs"]
 mod tokens;

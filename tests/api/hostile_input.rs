@@ -110,7 +110,7 @@ async fn forty_abandoned_sign_ins_leave_a_small_cookie_header_and_sign_in_works(
         .filter(|n| n.starts_with("__Host-bff-login-"))
         .count();
     assert!(
-        flows <= oidc_bff::session_cookie::MAX_LOGIN_FLOWS,
+        flows <= oidc_bff::session::cookie::MAX_LOGIN_FLOWS,
         "{flows} login cookies"
     );
     let header = app.jar.header();
@@ -188,7 +188,7 @@ async fn an_sso_error_from_another_issuer_is_a_mix_up() {
     let login = oidc_bff::session::LoginState::from_bytes(&bytes).unwrap();
     let forged = format!(
         "/api/callback?error=access_denied&state={}&iss={}",
-        login.state,
+        login.flow.state,
         urlencode("https://attacker.example/oidc")
     );
     let response = app.get(&forged).await;

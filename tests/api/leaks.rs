@@ -184,8 +184,8 @@ async fn sign_in(evidence: &mut Evidence, app: &mut TestApp, user: &str) {
         .open(&name, &app.jar.cookies[&name])
         .unwrap();
     let login = oidc_bff::session::LoginState::from_bytes(&bytes).unwrap();
-    evidence.secret("PKCE verifier", &login.pkce_verifier);
-    evidence.secret("nonce", &login.nonce);
+    evidence.secret("PKCE verifier", &login.flow.pkce_verifier);
+    evidence.secret("nonce", &login.flow.nonce);
     let callback = app.authorize_at_sso(&authorize, user).await;
     evidence.secret(
         "authorization code",

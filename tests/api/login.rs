@@ -247,7 +247,7 @@ async fn expired_login_cookie_is_refused() {
     let mut app = spawn_app().await;
     let authorize = app.start_login("/").await;
     let callback = app.authorize_at_sso(&authorize, "alice").await;
-    rewrite_login_cookie(&mut app, |login| login.created_at -= 601);
+    rewrite_login_cookie(&mut app, |login| login.flow.created_at -= 601);
     let response = app.callback(&callback).await;
     assert_auth_error(&mut app, response, "login_expired").await;
 }
@@ -259,7 +259,7 @@ async fn id_token_with_a_wrong_nonce_is_refused() {
     let authorize = app.start_login("/").await;
     let callback = app.authorize_at_sso(&authorize, "alice").await;
     rewrite_login_cookie(&mut app, |login| {
-        login.nonce = "not-the-nonce-we-sent".into()
+        login.flow.nonce = "not-the-nonce-we-sent".into()
     });
     let response = app.callback(&callback).await;
     assert_auth_error(&mut app, response, "invalid_id_token").await;

@@ -1,9 +1,25 @@
-//! The session value that travels sealed in the cookie, and its lifetime rules.
+//! The session: everything about a signed-in user, in one place.
+//!
+//! - this file: the value that travels sealed in the cookie ([`Session`], built by one
+//!   [`Session::from_tokens`] at sign-in and after every refresh), the sign-in flow's
+//!   [`LoginState`], and the lifetime rules;
+//! - [`cookie`]: their sealed-cookie form (chunks, login cookies, clearing);
+//! - [`csrf`]: the CSRF token bound to a session;
+//! - [`refresh`]: the single flight that makes one SSO call per refresh token;
+//! - [`guard`]: the phases every request that needs the session runs through.
 //!
 //! Stored compactly because cookies are small: a JWT is kept as its decoded segment bytes (its
 //! JSON compresses well once it is not base64 text), opaque tokens as they are, and nothing that
 //! can be rebuilt (user claims are read back from the ID token when asked for).
 
+pub mod cookie;
+pub mod csrf;
+pub mod guard;
+pub mod refresh;
+
+use crate::config::RolesConfig;
+use crate::oidc::authorize::Flow;
+use crate::oidc::tokens::TokenSet;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -120,34 +136,16 @@ pub struct Session {
 }
 
 /// What the login cookie carries between `/api/login` and `/api/callback`.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, Debug)]
 pub struct LoginState {
-    /// The `state` sent to the SSO.
-    pub state: String,
-    /// The `nonce` the ID token must carry.
-    pub nonce: String,
-    /// The PKCE verifier.
-    pub pkce_verifier: String,
+    /// The protocol secrets of the sign-in (state, nonce, PKCE verifier, start time).
+    pub flow: Flow,
     /// Where to send the user afterwards (already validated).
     pub return_to: String,
-    /// Unix seconds; the flow is refused after [`LOGIN_FLOW_LIFETIME`].
-    pub created_at: i64,
     /// Order among the flows of one browser (one more than the newest flow it held), so the
     /// oldest are the ones expired when too many pile up, even within one second.
     pub sequence: u64,
 }
-
-impl std::fmt::Debug for LoginState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginState")
-            .field("return_to", &self.return_to)
-            .field("created_at", &self.created_at)
-            .finish_non_exhaustive()
-    }
-}
-
-/// How long a login may take between `/api/login` and `/api/callback`.
-pub const LOGIN_FLOW_LIFETIME: Duration = Duration::from_secs(600);
 
 /// Serializes a schema-tagged value with postcard (compact, no field names).
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -162,6 +160,42 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Option<T> {
 }
 
 impl Session {
+    /// The session the SSO's `tokens` make: at sign-in (`previous` is `None`: a new session id,
+    /// signed in now) and after every refresh (`previous` is the session refreshed: same id
+    /// and sign-in time; its refresh token, ID token and roles carry over when the SSO sends
+    /// no new one, or when roles live in userinfo and userinfo could not be read).
+    pub fn from_tokens(
+        previous: Option<&Session>,
+        tokens: &TokenSet,
+        roles: &RolesConfig,
+        now: i64,
+    ) -> Session {
+        let access_token = CompactToken::new(&tokens.access_token);
+        let id_token = match (&tokens.id_token, previous) {
+            (Some(id_token), _) => CompactToken::new(id_token),
+            (None, Some(previous)) => previous.id_token.clone(),
+            (None, None) => CompactToken::Opaque(String::new()),
+        };
+        let refresh_token = match &tokens.refresh_token {
+            Some(token) => Some(CompactToken::new(token)),
+            None => previous.and_then(|p| p.refresh_token.clone()),
+        };
+        let roles = match previous {
+            Some(previous) if roles.userinfo && tokens.userinfo.is_none() => previous.roles.clone(),
+            _ => roles_of(roles, &id_token, &access_token, tokens.userinfo.as_ref()),
+        };
+        Session {
+            sid: previous.map_or_else(Session::new_sid, |p| p.sid),
+            login_at: previous.map_or(now, |p| p.login_at),
+            last_seen: now,
+            access_token,
+            access_expires_at: tokens.access_expires_at,
+            refresh_token,
+            id_token,
+            roles,
+        }
+    }
+
     /// Bytes to seal.
     pub fn to_bytes(&self) -> Vec<u8> {
         encode(self)
@@ -214,6 +248,22 @@ impl LoginState {
     pub fn from_bytes(bytes: &[u8]) -> Option<LoginState> {
         decode(bytes)
     }
+}
+
+/// Roles from the configured claim paths of the ID token, the access token when it is a JWT
+/// (read, not verified: it came straight from the token endpoint, and it is the API's token to
+/// check), and the userinfo response when `roles.userinfo` is on.
+fn roles_of(
+    config: &RolesConfig,
+    id_token: &CompactToken,
+    access_token: &CompactToken,
+    userinfo: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Vec<String> {
+    let id_claims = id_token.jwt_claims().unwrap_or_default();
+    let access_claims = access_token.jwt_claims().unwrap_or_default();
+    let mut sources = vec![&id_claims, &access_claims];
+    sources.extend(userinfo);
+    crate::roles::extract(&config.claims, &sources)
 }
 
 /// Seconds since the Unix epoch.

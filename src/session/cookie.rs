@@ -1,18 +1,12 @@
-//! The session, login and CSRF cookies: where sealed values meet HTTP. Reading never fails
-//! loudly: a cookie that does not open is "no session" and is cleared.
+//! The session's sealed-cookie form, with the login and CSRF cookies: where sealed values meet
+//! HTTP. Reading never fails loudly: a cookie that does not open is "no session" and is cleared.
 
+use super::csrf::XSRF_COOKIE;
+use super::{LoginState, Session};
 use crate::config::{SameSite, SessionConfig};
 use crate::cookies::{CookieAttributes, RequestCookies, ResponseCookies};
+use crate::oidc::callback::FLOW_LIFETIME;
 use crate::seal::{self, ChunkError, KeyRing};
-use crate::session::{LoginState, Session, LOGIN_FLOW_LIFETIME};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-
-/// The script-readable CSRF cookie, named as Angular's `HttpClient` expects.
-pub const XSRF_COOKIE: &str = "XSRF-TOKEN";
-/// The header Angular sends it back in.
-pub const XSRF_HEADER: &str = "X-XSRF-TOKEN";
-const CSRF_LABEL: &[u8] = b"oidc-bff csrf v1";
 /// Most sign-in flows (login cookies) a browser keeps at once: enough for a few tabs signing in
 /// together, few enough that abandoned ones cannot grow the `Cookie` header without bound.
 pub const MAX_LOGIN_FLOWS: usize = 4;
@@ -201,17 +195,14 @@ impl SessionCookies {
                 .is_some_and(|index| !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
     }
 
-    /// The CSRF token bound to this session: an HMAC of its id under the sealing key.
+    /// The CSRF token bound to this session (see [`super::csrf`]).
     pub fn csrf_token(&self, session: &Session) -> String {
-        URL_SAFE_NO_PAD.encode(self.ring.mac(CSRF_LABEL, &session.sid))
+        super::csrf::token(&self.ring, session)
     }
 
-    /// Whether `header` is this session's CSRF token (under any key of the ring).
+    /// Whether `header` is this session's CSRF token (see [`super::csrf`]).
     pub fn verify_csrf(&self, session: &Session, header: Option<&str>) -> bool {
-        let Some(tag) = header.and_then(|h| URL_SAFE_NO_PAD.decode(h.trim()).ok()) else {
-            return false;
-        };
-        self.ring.verify_mac(CSRF_LABEL, &session.sid, &tag)
+        super::csrf::verify(&self.ring, session, header)
     }
 
     /// The login cookie's name for a flow, keyed by its state so parallel tabs do not collide.
@@ -234,7 +225,7 @@ impl SessionCookies {
         out: &ResponseCookies,
         mut login: LoginState,
     ) {
-        let name = self.login_cookie_name(&login.state);
+        let name = self.login_cookie_name(&login.flow.state);
         let mut flows = self.login_flows(request, &name);
         login.sequence = flows.iter().map(|(seq, _)| seq + 1).max().unwrap_or(0);
         // A login state is a few hundred bytes (returnTo is capped): it always seals.
@@ -244,7 +235,7 @@ impl SessionCookies {
         out.set(
             &name,
             &sealed,
-            login_attributes(Some(LOGIN_FLOW_LIFETIME.as_secs() as i64)),
+            login_attributes(Some(FLOW_LIFETIME.as_secs() as i64)),
         );
         // Unreadable flows sort first (sequence 0 is never newer than a readable one's).
         flows.sort_unstable();
@@ -284,7 +275,7 @@ impl SessionCookies {
         let sealed = request.get(&name)?;
         out.expire(&name, login_attributes(None));
         let login = LoginState::from_bytes(&self.ring.open(&name, sealed).ok()?)?;
-        bool::from(login.state.as_bytes().ct_eq(state.as_bytes())).then_some(login)
+        bool::from(login.flow.state.as_bytes().ct_eq(state.as_bytes())).then_some(login)
     }
 }
 
