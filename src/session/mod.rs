@@ -343,4 +343,71 @@ mod tests {
         assert!(!session.access_token_due(5939, Duration::from_secs(60)));
         assert!(session.access_token_due(5940, Duration::from_secs(60)));
     }
+
+    fn jwt(claims: &str) -> String {
+        format!(
+            "eyJhbGciOiJSUzI1NiJ9.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(claims.as_bytes())
+        )
+    }
+
+    fn tokens(access: &str, refresh: Option<&str>, id: Option<String>) -> TokenSet {
+        TokenSet {
+            access_token: access.into(),
+            access_expires_at: 1_000,
+            refresh_token: refresh.map(String::from),
+            id_token: id,
+            userinfo: None,
+        }
+    }
+
+    fn roles(userinfo: bool) -> RolesConfig {
+        RolesConfig {
+            claims: vec!["roles".into()],
+            userinfo,
+        }
+    }
+
+    #[test]
+    fn from_tokens_starts_a_session_at_sign_in() {
+        let id = jwt(r#"{"sub":"alice","roles":["analyst"]}"#);
+        let session = Session::from_tokens(
+            None,
+            &tokens("at", Some("rt"), Some(id)),
+            &roles(false),
+            500,
+        );
+        assert_eq!((session.login_at, session.last_seen), (500, 500));
+        assert_eq!(session.roles, ["analyst"]);
+        assert_eq!(session.refresh_token, Some(CompactToken::new("rt")));
+    }
+
+    #[test]
+    fn from_tokens_after_a_refresh_keeps_the_session_and_what_the_sso_did_not_renew() {
+        let id = jwt(r#"{"sub":"alice","roles":["analyst"]}"#);
+        let first = Session::from_tokens(
+            None,
+            &tokens("at1", Some("rt1"), Some(id)),
+            &roles(false),
+            500,
+        );
+        // No rotated refresh token, no new ID token: both carry over; roles are recomputed.
+        let second =
+            Session::from_tokens(Some(&first), &tokens("at2", None, None), &roles(false), 900);
+        assert_eq!(second.sid, first.sid);
+        assert_eq!((second.login_at, second.last_seen), (500, 900));
+        assert_eq!(second.access_token, CompactToken::new("at2"));
+        assert_eq!(second.refresh_token, Some(CompactToken::new("rt1")));
+        assert_eq!(second.id_token, first.id_token);
+        assert_eq!(second.roles, ["analyst"]);
+        // Roles from userinfo, and userinfo could not be read: the known roles stay.
+        let kept = Session::from_tokens(
+            Some(&first),
+            &tokens("at3", Some("rt3"), None),
+            &roles(true),
+            950,
+        );
+        assert_eq!(kept.roles, ["analyst"]);
+        assert_eq!(kept.refresh_token, Some(CompactToken::new("rt3")));
+    }
 }
