@@ -1,0 +1,226 @@
+//! `[oidc]`: the SSO and our client registration at it.
+
+use super::urls::require_https_off_loopback;
+use crate::config::raw::RawOidc;
+use crate::config::{AuthMethod, ConfigError, EndpointOverrides, OidcConfig, PrivateKey};
+use secrecy::SecretString;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+use url::Url;
+
+/// Authorize parameters the service sets itself; `extra_auth_params` may not override them.
+const RESERVED_AUTH_PARAMS: &[&str] = &[
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "redirect_uri",
+    "client_id",
+    "response_type",
+    "scope",
+];
+
+/// Validates `[oidc]`.
+pub(super) fn validate_oidc(raw: RawOidc) -> Result<OidcConfig, ConfigError> {
+    let issuer = validate_issuer(raw.issuer)?;
+    validate_endpoints(&raw.endpoints)?;
+    let client_id = raw
+        .client_id
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ConfigError::new("oidc.client_id", "missing required key"))?;
+    let auth_method = raw.auth_method.unwrap_or(AuthMethod::ClientSecretBasic);
+    let client_secret = secret_from(
+        "oidc.client_secret",
+        raw.client_secret,
+        raw.client_secret_file.as_deref(),
+    )?
+    .map(SecretString::from);
+    let private_key_pem = secret_from(
+        "oidc.private_key",
+        raw.private_key,
+        raw.private_key_file.as_deref(),
+    )?;
+    let mut private_key = None;
+    match auth_method {
+        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
+            if client_secret.is_none() {
+                return Err(ConfigError::new(
+                    "oidc.client_secret",
+                    "missing: required by the client_secret_* auth methods (or set client_secret_file)",
+                ));
+            }
+        }
+        AuthMethod::PrivateKeyJwt => {
+            let pem = private_key_pem.ok_or_else(|| {
+                ConfigError::new(
+                    "oidc.private_key",
+                    "missing: required by private_key_jwt (or set private_key_file)",
+                )
+            })?;
+            let alg = raw.private_key_alg.unwrap_or_else(|| "RS256".into());
+            let key = PrivateKey {
+                pem: SecretString::from(pem),
+                alg,
+                kid: raw.private_key_id,
+            };
+            crate::oidc::client_auth::validate_private_key(&key)
+                .map_err(|message| ConfigError::new("oidc.private_key", message))?;
+            private_key = Some(key);
+        }
+        AuthMethod::None => {}
+    }
+    let scopes = raw.scopes.unwrap_or_else(|| {
+        ["openid", "profile", "email", "offline_access"]
+            .map(String::from)
+            .to_vec()
+    });
+    validate_scopes(&scopes)?;
+    validate_extra_auth_params(&raw.extra_auth_params)?;
+    if let Some(ca_file) = &raw.ca_file {
+        if !ca_file.is_file() {
+            return Err(ConfigError::new(
+                "oidc.ca_file",
+                format!("{} does not exist", ca_file.display()),
+            ));
+        }
+    }
+    Ok(OidcConfig {
+        issuer,
+        client_id,
+        client_secret,
+        auth_method,
+        private_key,
+        scopes,
+        extra_auth_params: raw.extra_auth_params,
+        ca_file: raw.ca_file,
+        endpoints: raw.endpoints,
+        http_timeout: raw.http_timeout.unwrap_or(Duration::from_secs(10)),
+    })
+}
+
+/// The issuer: required, an http(s) URL, https off loopback. Kept exactly as written, since
+/// discovery's `issuer` must equal it byte for byte.
+fn validate_issuer(issuer: Option<String>) -> Result<String, ConfigError> {
+    let issuer = issuer.ok_or_else(|| ConfigError::new("oidc.issuer", "missing required key"))?;
+    let issuer_url = Url::parse(&issuer)
+        .map_err(|e| ConfigError::new("oidc.issuer", format!("`{issuer}` is not a URL ({e})")))?;
+    if !matches!(issuer_url.scheme(), "http" | "https") || issuer_url.host_str().is_none() {
+        return Err(ConfigError::new(
+            "oidc.issuer",
+            format!("`{issuer}` must be an http(s) URL"),
+        ));
+    }
+    require_https_off_loopback("oidc.issuer", &issuer)?;
+    Ok(issuer)
+}
+
+/// Every overridden endpoint uses https off loopback.
+fn validate_endpoints(endpoints: &EndpointOverrides) -> Result<(), ConfigError> {
+    for (name, url) in [
+        ("authorization", &endpoints.authorization),
+        ("token", &endpoints.token),
+        ("jwks", &endpoints.jwks),
+        ("userinfo", &endpoints.userinfo),
+        ("revocation", &endpoints.revocation),
+        ("end_session", &endpoints.end_session),
+    ] {
+        if let Some(url) = url {
+            require_https_off_loopback(&format!("oidc.endpoints.{name}"), url.as_str())?;
+        }
+    }
+    Ok(())
+}
+
+/// This is an OpenID Connect client: without `openid` there is no ID token.
+fn validate_scopes(scopes: &[String]) -> Result<(), ConfigError> {
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(ConfigError::new(
+            "oidc.scopes",
+            "must include `openid` (this is an OpenID Connect client)",
+        ));
+    }
+    Ok(())
+}
+
+/// No extra parameter may override one the protocol depends on.
+fn validate_extra_auth_params(params: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    match RESERVED_AUTH_PARAMS
+        .iter()
+        .find(|reserved| params.contains_key(**reserved))
+    {
+        Some(reserved) => Err(ConfigError::new(
+            format!("oidc.extra_auth_params.{reserved}"),
+            "is set by the service itself and cannot be overridden",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Takes a secret from its inline key or its `*_file` key, never both.
+fn secret_from(
+    key: &str,
+    inline: Option<String>,
+    file: Option<&Path>,
+) -> Result<Option<String>, ConfigError> {
+    match (inline, file) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            key,
+            format!("set either `{key}` or `{key}_file`, not both"),
+        )),
+        (Some(value), None) => Ok(Some(value)),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
+            .map_err(|e| {
+                ConfigError::new(
+                    format!("{key}_file"),
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            }),
+        (None, None) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::fixtures::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn non_url_issuer_names_the_key() {
+        let text = base_toml().replace("https://sso.example.com/oidc/app-stg", "not a url");
+        assert_eq!(from_toml(&text).unwrap_err().key, "oidc.issuer");
+    }
+
+    #[test]
+    fn client_secret_is_required_for_secret_methods_but_not_for_public_clients() {
+        let text = base_toml().replace("client_secret = \"s3cret\"", "");
+        assert_eq!(from_toml(&text).unwrap_err().key, "oidc.client_secret");
+        let text = text.replace("[oidc]", "[oidc]\nauth_method = \"none\"");
+        assert!(from_toml(&text).is_ok());
+    }
+
+    #[test]
+    fn secrets_come_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "from-file\n").unwrap();
+        let keys = dir.path().join("keys");
+        std::fs::write(&keys, format!("{KEY}\n")).unwrap();
+        let text = base_toml()
+            .replace(
+                "client_secret = \"s3cret\"",
+                &format!("client_secret_file = {:?}", secret.to_str().unwrap()),
+            )
+            .replace(
+                &format!("keys = [\"{KEY}\"]"),
+                &format!("keys_file = {:?}", keys.to_str().unwrap()),
+            );
+        let config = from_toml(&text).unwrap();
+        assert_eq!(
+            config.oidc.client_secret.unwrap().expose_secret(),
+            "from-file"
+        );
+        assert_eq!(config.session.keys.len(), 1);
+    }
+}
