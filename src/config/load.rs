@@ -2,6 +2,7 @@
 //! depend on where a value came from rather than on the value (a secret in a shared profile
 //! file, a session key committed to the repository).
 
+use super::defaults::{BuiltInDefaults, DEFAULT_CONFIG_DIR, DEFAULT_PROFILE};
 use super::env::env_layer;
 use super::raw::RawConfig;
 use super::validate::{is_loopback, validate};
@@ -37,7 +38,7 @@ impl Config {
         let dir = vars
             .get("BFF_CONFIG_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("profiles"));
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_DIR));
         let profile_file = dir.join(format!("{profile}.toml"));
         if !profile_file.is_file() {
             return Err(ConfigError::new(
@@ -52,7 +53,7 @@ impl Config {
             refuse_secrets_in(&profile_file)?;
         }
 
-        let mut figment = Figment::new();
+        let mut figment = Figment::from(BuiltInDefaults);
         let default_file = dir.join("default.toml");
         if default_file.is_file() {
             refuse_secrets_in(&default_file)?;
@@ -75,13 +76,15 @@ impl Config {
         Ok(Loaded { config, warnings })
     }
 
-    /// Validates whatever `figment` holds (defaults are applied here, not in the layers).
+    /// Validates whatever `figment` holds, with the built-in defaults beneath it (tests build
+    /// their configuration from an in-memory TOML document this way).
     pub fn from_figment(profile: String, figment: Figment) -> Result<Config, ConfigError> {
-        Self::from_layers(profile, figment, &[])
+        Self::from_layers(profile, Figment::from(BuiltInDefaults).merge(figment), &[])
     }
 
-    /// Like [`Config::from_figment`], knowing which files are committed to the repository:
-    /// a session key read from one of them is public, and accepted only on loopback.
+    /// Validates `figment` (built-in defaults included), knowing which files are committed to
+    /// the repository: a session key read from one of them is public, and accepted only on
+    /// loopback.
     fn from_layers(
         profile: String,
         figment: Figment,
@@ -115,12 +118,12 @@ impl Config {
     }
 }
 
-/// `BFF_PROFILE` (default `dev`), refused unless it is a plain name: it becomes a file name.
+/// `BFF_PROFILE` (default [`DEFAULT_PROFILE`]), refused unless it is a plain name: it becomes a file name.
 fn profile_name(vars: &BTreeMap<String, String>) -> Result<String, ConfigError> {
     let profile = vars
         .get("BFF_PROFILE")
         .cloned()
-        .unwrap_or_else(|| "dev".to_string());
+        .unwrap_or_else(|| DEFAULT_PROFILE.to_string());
     if profile.is_empty()
         || !profile
             .chars()
@@ -165,33 +168,7 @@ fn refuse_secrets_in(profile_file: &Path) -> Result<(), ConfigError> {
 mod tests {
     use super::*;
     use crate::config::fixtures::*;
-    use crate::config::{AuthMethod, SameSite};
     use secrecy::ExposeSecret;
-    use std::time::Duration;
-
-    #[test]
-    fn minimal_config_gets_the_documented_defaults() {
-        let config = from_toml(&base_toml()).unwrap();
-        assert_eq!(config.server.bind.to_string(), "0.0.0.0:8080");
-        assert_eq!(config.oidc.auth_method, AuthMethod::ClientSecretBasic);
-        assert_eq!(
-            config.oidc.scopes,
-            ["openid", "profile", "email", "offline_access"]
-        );
-        assert_eq!(config.session.cookie_name, "__Host-bff");
-        assert_eq!(config.session.same_site, SameSite::Strict);
-        assert_eq!(
-            config.session.absolute_lifetime,
-            Duration::from_secs(8 * 3600)
-        );
-        assert_eq!(config.session.idle_timeout, Duration::from_secs(3600));
-        assert_eq!(config.session.refresh_skew, Duration::from_secs(60));
-        assert_eq!(config.roles.claims, ["roles", "groups"]);
-        assert_eq!(
-            config.server.redirect_uri(),
-            "https://app.example.com/api/callback"
-        );
-    }
 
     #[test]
     fn layers_override_in_order_and_env_lists_split_on_commas() {

@@ -6,12 +6,14 @@
 //! with one line naming its key instead of surfacing as a confusing failure on some request.
 //!
 //! The parts, in the order a value travels through them:
+//! - [`defaults`]: the built-in defaults, the first layer and the only place defaults live;
 //! - [`raw`]: the shapes figment deserializes, one struct per section;
 //! - [`load`] and [`env`]: the layers (profile files, `BFF_CONFIG_FILE`, the environment) and
 //!   the warnings about `BFF_*` variables that set nothing ([`known_keys`]);
 //! - [`validate`]: raw in, typed out, one file per section;
 //! - [`validated`] and [`private_key`]: the types the rest of the service reads.
 
+mod defaults;
 mod env;
 mod error;
 mod known_keys;
@@ -24,6 +26,7 @@ mod validated;
 #[cfg(test)]
 mod fixtures;
 
+pub use defaults::DEFAULT_CSP;
 pub use error::ConfigError;
 pub use load::Loaded;
 pub use private_key::PrivateKey;
@@ -32,11 +35,3 @@ pub use validated::{
     AuthMethod, Config, CorsConfig, EndpointOverrides, OidcConfig, RolesConfig, SameSite,
     ServerConfig, SessionConfig,
 };
-
-/// The `Content-Security-Policy` of the SPA unless `server.content_security_policy` says
-/// otherwise: the one the reference Angular app runs under (its own scripts and styles, the
-/// inline styles Angular components insert, nothing else; no framing).
-pub const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self'; \
-    style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; \
-    connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
-    frame-ancestors 'none'";

@@ -1,53 +1,54 @@
 //! The raw shapes: what figment deserializes from the layers, before validation. Every key a
 //! TOML file or an environment variable may set is a field here; `deny_unknown_fields` makes a
 //! misspelt key in a file an error naming it.
+//!
+//! A key with a built-in default is a plain field (`bind: String`): the defaults layer
+//! ([`super::defaults`], the only place defaults are written) always fills it, so validation
+//! never has to invent one. A key without a default is an `Option` (`None` = not set).
 
 use super::{AuthMethod, EndpointOverrides, SameSite};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// The whole configuration as the layers give it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
-    #[serde(default)]
     pub(super) server: RawServer,
-    #[serde(default)]
     pub(super) oidc: RawOidc,
-    #[serde(default)]
     pub(super) session: RawSession,
-    #[serde(default)]
     pub(super) cors: RawCors,
-    #[serde(default)]
     pub(super) roles: RawRoles,
-    #[serde(default)]
+    /// Only files set routes (a table of tables has no environment spelling), and there are
+    /// none by default; not serialised, so it is neither a default nor a known key.
+    #[serde(default, skip_serializing)]
     pub(super) routes: Vec<crate::routes::RawRoute>,
 }
 
 /// `[server]` as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawServer {
-    pub(super) bind: Option<String>,
+    pub(super) bind: String,
     #[serde(default, deserialize_with = "lenient_string")]
     pub(super) public_url: Option<String>,
     pub(super) static_dir: Option<PathBuf>,
-    #[serde(default, deserialize_with = "list")]
-    pub(super) trusted_proxies: Option<Vec<String>>,
-    pub(super) max_head_bytes: Option<usize>,
-    #[serde(default, with = "humantime_serde")]
-    pub(super) header_timeout: Option<Duration>,
-    pub(super) max_connections: Option<usize>,
-    #[serde(default, with = "humantime_serde")]
-    pub(super) shutdown_timeout: Option<Duration>,
-    pub(super) content_security_policy: Option<String>,
+    #[serde(deserialize_with = "list")]
+    pub(super) trusted_proxies: Vec<String>,
+    pub(super) max_head_bytes: usize,
+    #[serde(with = "humantime_serde")]
+    pub(super) header_timeout: Duration,
+    pub(super) max_connections: usize,
+    #[serde(with = "humantime_serde")]
+    pub(super) shutdown_timeout: Duration,
+    pub(super) content_security_policy: String,
 }
 
 /// `[oidc]` as written. Its `Debug` shows nothing: it may hold a secret or a private key.
-#[derive(Default, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawOidc {
     #[serde(default, deserialize_with = "lenient_string")]
@@ -57,20 +58,19 @@ pub(super) struct RawOidc {
     #[serde(default, deserialize_with = "lenient_string")]
     pub(super) client_secret: Option<String>,
     pub(super) client_secret_file: Option<PathBuf>,
-    pub(super) auth_method: Option<AuthMethod>,
+    pub(super) auth_method: AuthMethod,
     pub(super) private_key: Option<String>,
     pub(super) private_key_file: Option<PathBuf>,
-    pub(super) private_key_alg: Option<String>,
+    pub(super) private_key_alg: String,
     pub(super) private_key_id: Option<String>,
-    #[serde(default, deserialize_with = "list")]
-    pub(super) scopes: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(deserialize_with = "list")]
+    pub(super) scopes: Vec<String>,
+    /// A table: any sub-key is an authorize parameter.
     pub(super) extra_auth_params: BTreeMap<String, String>,
     pub(super) ca_file: Option<PathBuf>,
-    #[serde(default)]
     pub(super) endpoints: EndpointOverrides,
-    #[serde(default, with = "humantime_serde")]
-    pub(super) http_timeout: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    pub(super) http_timeout: Duration,
 }
 
 impl fmt::Debug for RawOidc {
@@ -80,21 +80,21 @@ impl fmt::Debug for RawOidc {
 }
 
 /// `[session]` as written. Its `Debug` shows nothing: it may hold the session keys.
-#[derive(Default, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSession {
-    #[serde(default, deserialize_with = "list")]
+    #[serde(default, deserialize_with = "optional_list")]
     pub(super) keys: Option<Vec<String>>,
     pub(super) keys_file: Option<PathBuf>,
-    pub(super) cookie_name: Option<String>,
-    pub(super) same_site: Option<SameSite>,
-    #[serde(default, with = "humantime_serde")]
-    pub(super) absolute_lifetime: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    pub(super) idle_timeout: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    pub(super) refresh_skew: Option<Duration>,
-    pub(super) max_chunks: Option<usize>,
+    pub(super) cookie_name: String,
+    pub(super) same_site: SameSite,
+    #[serde(with = "humantime_serde")]
+    pub(super) absolute_lifetime: Duration,
+    #[serde(with = "humantime_serde")]
+    pub(super) idle_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub(super) refresh_skew: Duration,
+    pub(super) max_chunks: usize,
 }
 
 impl fmt::Debug for RawSession {
@@ -104,41 +104,46 @@ impl fmt::Debug for RawSession {
 }
 
 /// `[cors]` as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCors {
-    #[serde(default, deserialize_with = "list")]
-    pub(super) allowed_origins: Option<Vec<String>>,
+    #[serde(deserialize_with = "list")]
+    pub(super) allowed_origins: Vec<String>,
 }
 
 /// `[roles]` as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRoles {
-    #[serde(default, deserialize_with = "list")]
-    pub(super) claims: Option<Vec<String>>,
-    pub(super) userinfo: Option<bool>,
+    #[serde(deserialize_with = "list")]
+    pub(super) claims: Vec<String>,
+    pub(super) userinfo: bool,
 }
 
 /// Accepts a list, or a comma-separated string (how lists arrive from the environment).
-fn list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
+fn list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum ListOrString {
         List(Vec<String>),
         Text(String),
     }
-    Ok(match Option::<ListOrString>::deserialize(deserializer)? {
-        None => None,
-        Some(ListOrString::List(list)) => Some(list),
-        Some(ListOrString::Text(text)) => Some(
-            text.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
-        ),
+    Ok(match ListOrString::deserialize(deserializer)? {
+        ListOrString::List(list) => list,
+        ListOrString::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
     })
+}
+
+/// [`list`] for a key without a default (absent = `None`).
+fn optional_list<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    list(deserializer).map(Some)
 }
 
 /// Accepts a string, or a number or boolean that the environment layer parsed too eagerly

@@ -16,20 +16,27 @@ use crate::routes::RouteTable;
 
 /// Validates every section, then what spans sections. The first problem found is the error.
 pub(super) fn validate(profile: String, raw: RawConfig) -> Result<Config, ConfigError> {
-    let server = server::validate_server(raw.server)?;
-    let oidc = oidc::validate_oidc(raw.oidc)?;
-    let session = session::validate_session(raw.session)?;
+    let RawConfig {
+        server,
+        oidc,
+        session,
+        cors,
+        roles,
+        routes,
+    } = raw;
+    let server = server::validate_server(server)?;
+    let oidc = oidc::validate_oidc(oidc)?;
+    let session = session::validate_session(session)?;
     check_head_holds_session(&server, &session)?;
-    let cors = validate_cors(raw.cors)?;
+    let cors = validate_cors(cors)?;
     if session.same_site == SameSite::None && cors.allowed_origins.is_empty() {
         return Err(ConfigError::new(
             "session.same_site",
             "`none` is cross-site mode and needs `cors.allowed_origins`",
         ));
     }
-    let roles = validate_roles(raw.roles)?;
-    let routes =
-        RouteTable::from_raw(raw.routes).map_err(|e| ConfigError::new(e.key(), e.message))?;
+    let roles = validate_roles(roles)?;
+    let routes = RouteTable::from_raw(routes).map_err(|e| ConfigError::new(e.key(), e.message))?;
     Ok(Config {
         profile,
         server,
@@ -63,9 +70,8 @@ fn check_head_holds_session(
 
 /// `[cors]`: every allowed origin is a bare origin.
 fn validate_cors(raw: RawCors) -> Result<CorsConfig, ConfigError> {
-    let allowed_origins = raw
-        .allowed_origins
-        .unwrap_or_default()
+    let RawCors { allowed_origins } = raw;
+    let allowed_origins = allowed_origins
         .iter()
         .enumerate()
         .map(|(i, o)| urls::parse_origin(&format!("cors.allowed_origins[{i}]"), o))
@@ -75,14 +81,8 @@ fn validate_cors(raw: RawCors) -> Result<CorsConfig, ConfigError> {
 
 /// `[roles]`: every claim path is non-empty dotted segments.
 fn validate_roles(raw: RawRoles) -> Result<RolesConfig, ConfigError> {
-    let roles = RolesConfig {
-        claims: raw
-            .claims
-            .unwrap_or_else(|| vec!["roles".into(), "groups".into()]),
-        userinfo: raw.userinfo.unwrap_or(false),
-    };
-    if let Some(bad) = roles
-        .claims
+    let RawRoles { claims, userinfo } = raw;
+    if let Some(bad) = claims
         .iter()
         .find(|c| c.is_empty() || c.split('.').any(str::is_empty))
     {
@@ -91,7 +91,7 @@ fn validate_roles(raw: RawRoles) -> Result<RolesConfig, ConfigError> {
             format!("`{bad}` is not a claim path"),
         ));
     }
-    Ok(roles)
+    Ok(RolesConfig { claims, userinfo })
 }
 
 #[cfg(test)]

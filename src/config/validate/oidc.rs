@@ -6,7 +6,6 @@ use crate::config::{AuthMethod, ConfigError, EndpointOverrides, OidcConfig, Priv
 use secrecy::SecretString;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 use url::Url;
 
 /// Authorize parameters the service sets itself; `extra_auth_params` may not override them.
@@ -23,61 +22,45 @@ const RESERVED_AUTH_PARAMS: &[&str] = &[
 
 /// Validates `[oidc]`.
 pub(super) fn validate_oidc(raw: RawOidc) -> Result<OidcConfig, ConfigError> {
-    let issuer = validate_issuer(raw.issuer)?;
-    validate_endpoints(&raw.endpoints)?;
-    let client_id = raw
-        .client_id
+    let RawOidc {
+        issuer,
+        client_id,
+        client_secret,
+        client_secret_file,
+        auth_method,
+        private_key,
+        private_key_file,
+        private_key_alg,
+        private_key_id,
+        scopes,
+        extra_auth_params,
+        ca_file,
+        endpoints,
+        http_timeout,
+    } = raw;
+    let issuer = validate_issuer(issuer)?;
+    validate_endpoints(&endpoints)?;
+    let client_id = client_id
         .filter(|id| !id.is_empty())
         .ok_or_else(|| ConfigError::new("oidc.client_id", "missing required key"))?;
-    let auth_method = raw.auth_method.unwrap_or(AuthMethod::ClientSecretBasic);
     let client_secret = secret_from(
         "oidc.client_secret",
-        raw.client_secret,
-        raw.client_secret_file.as_deref(),
+        client_secret,
+        client_secret_file.as_deref(),
     )?
     .map(SecretString::from);
-    let private_key_pem = secret_from(
-        "oidc.private_key",
-        raw.private_key,
-        raw.private_key_file.as_deref(),
+    let private_key_pem =
+        secret_from("oidc.private_key", private_key, private_key_file.as_deref())?;
+    let private_key = check_credentials(
+        auth_method,
+        client_secret.as_ref(),
+        private_key_pem,
+        private_key_alg,
+        private_key_id,
     )?;
-    let mut private_key = None;
-    match auth_method {
-        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
-            if client_secret.is_none() {
-                return Err(ConfigError::new(
-                    "oidc.client_secret",
-                    "missing: required by the client_secret_* auth methods (or set client_secret_file)",
-                ));
-            }
-        }
-        AuthMethod::PrivateKeyJwt => {
-            let pem = private_key_pem.ok_or_else(|| {
-                ConfigError::new(
-                    "oidc.private_key",
-                    "missing: required by private_key_jwt (or set private_key_file)",
-                )
-            })?;
-            let alg = raw.private_key_alg.unwrap_or_else(|| "RS256".into());
-            let key = PrivateKey {
-                pem: SecretString::from(pem),
-                alg,
-                kid: raw.private_key_id,
-            };
-            crate::oidc::client_auth::validate_private_key(&key)
-                .map_err(|message| ConfigError::new("oidc.private_key", message))?;
-            private_key = Some(key);
-        }
-        AuthMethod::None => {}
-    }
-    let scopes = raw.scopes.unwrap_or_else(|| {
-        ["openid", "profile", "email", "offline_access"]
-            .map(String::from)
-            .to_vec()
-    });
     validate_scopes(&scopes)?;
-    validate_extra_auth_params(&raw.extra_auth_params)?;
-    if let Some(ca_file) = &raw.ca_file {
+    validate_extra_auth_params(&extra_auth_params)?;
+    if let Some(ca_file) = &ca_file {
         if !ca_file.is_file() {
             return Err(ConfigError::new(
                 "oidc.ca_file",
@@ -92,11 +75,50 @@ pub(super) fn validate_oidc(raw: RawOidc) -> Result<OidcConfig, ConfigError> {
         auth_method,
         private_key,
         scopes,
-        extra_auth_params: raw.extra_auth_params,
-        ca_file: raw.ca_file,
-        endpoints: raw.endpoints,
-        http_timeout: raw.http_timeout.unwrap_or(Duration::from_secs(10)),
+        extra_auth_params,
+        ca_file,
+        endpoints,
+        http_timeout,
     })
+}
+
+/// Checks that `auth_method` has its credential: a client secret for the `client_secret_*`
+/// methods, a private key that loads for `private_key_jwt` (returned ready to sign).
+fn check_credentials(
+    auth_method: AuthMethod,
+    client_secret: Option<&SecretString>,
+    private_key_pem: Option<String>,
+    alg: String,
+    kid: Option<String>,
+) -> Result<Option<PrivateKey>, ConfigError> {
+    match auth_method {
+        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
+            if client_secret.is_none() {
+                return Err(ConfigError::new(
+                    "oidc.client_secret",
+                    "missing: required by the client_secret_* auth methods (or set client_secret_file)",
+                ));
+            }
+            Ok(None)
+        }
+        AuthMethod::PrivateKeyJwt => {
+            let pem = private_key_pem.ok_or_else(|| {
+                ConfigError::new(
+                    "oidc.private_key",
+                    "missing: required by private_key_jwt (or set private_key_file)",
+                )
+            })?;
+            let key = PrivateKey {
+                pem: SecretString::from(pem),
+                alg,
+                kid,
+            };
+            crate::oidc::client_auth::validate_private_key(&key)
+                .map_err(|message| ConfigError::new("oidc.private_key", message))?;
+            Ok(Some(key))
+        }
+        AuthMethod::None => Ok(None),
+    }
 }
 
 /// The issuer: required, an http(s) URL, https off loopback. Kept exactly as written, since

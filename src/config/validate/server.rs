@@ -2,26 +2,32 @@
 
 use super::urls::{parse_origin, require_https_off_loopback};
 use crate::config::raw::RawServer;
-use crate::config::{ConfigError, ServerConfig, DEFAULT_CSP};
-use std::time::Duration;
+use crate::config::{ConfigError, ServerConfig};
 
 /// Validates `[server]`.
 pub(super) fn validate_server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
-    let bind_text = raw.bind.unwrap_or_else(|| "0.0.0.0:8080".into());
-    let bind = bind_text.parse().map_err(|_| {
+    let RawServer {
+        bind,
+        public_url,
+        static_dir,
+        trusted_proxies,
+        max_head_bytes,
+        header_timeout,
+        max_connections,
+        shutdown_timeout,
+        content_security_policy,
+    } = raw;
+    let bind = bind.parse().map_err(|_| {
         ConfigError::new(
             "server.bind",
-            format!("`{bind_text}` is not an address like 0.0.0.0:8080"),
+            format!("`{bind}` is not an address like 0.0.0.0:8080"),
         )
     })?;
-    let public_url = raw
-        .public_url
-        .ok_or_else(|| ConfigError::new("server.public_url", "missing required key"))?;
+    let public_url =
+        public_url.ok_or_else(|| ConfigError::new("server.public_url", "missing required key"))?;
     let public_url = parse_origin("server.public_url", &public_url)?;
     require_https_off_loopback("server.public_url", &public_url)?;
-    let trusted_proxies = raw
-        .trusted_proxies
-        .unwrap_or_default()
+    let trusted_proxies = trusted_proxies
         .iter()
         .enumerate()
         .map(|(i, text)| {
@@ -29,15 +35,12 @@ pub(super) fn validate_server(raw: RawServer) -> Result<ServerConfig, ConfigErro
                 .map_err(|m| ConfigError::new(format!("server.trusted_proxies[{i}]"), m))
         })
         .collect::<Result<_, _>>()?;
-    let max_head_bytes = raw.max_head_bytes.unwrap_or(32 * 1024);
     if !(8 * 1024..=1024 * 1024).contains(&max_head_bytes) {
         return Err(ConfigError::new(
             "server.max_head_bytes",
             "must be between 8192 and 1048576",
         ));
     }
-    let header_timeout = raw.header_timeout.unwrap_or(Duration::from_secs(10));
-    let shutdown_timeout = raw.shutdown_timeout.unwrap_or(Duration::from_secs(30));
     for (key, value) in [
         ("server.header_timeout", header_timeout),
         ("server.shutdown_timeout", shutdown_timeout),
@@ -46,16 +49,12 @@ pub(super) fn validate_server(raw: RawServer) -> Result<ServerConfig, ConfigErro
             return Err(ConfigError::new(key, "must be more than zero"));
         }
     }
-    let max_connections = raw.max_connections.unwrap_or(10_000);
     if max_connections == 0 {
         return Err(ConfigError::new(
             "server.max_connections",
             "must be at least 1",
         ));
     }
-    let content_security_policy = raw
-        .content_security_policy
-        .unwrap_or_else(|| DEFAULT_CSP.to_string());
     if content_security_policy.is_empty()
         || !content_security_policy
             .bytes()
@@ -69,7 +68,7 @@ pub(super) fn validate_server(raw: RawServer) -> Result<ServerConfig, ConfigErro
     Ok(ServerConfig {
         bind,
         public_url,
-        static_dir: raw.static_dir,
+        static_dir,
         trusted_proxies,
         max_head_bytes,
         header_timeout,

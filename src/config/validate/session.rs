@@ -1,15 +1,24 @@
 //! `[session]`: the keys that seal the session cookie, its name and its lifetimes.
 
 use crate::config::raw::RawSession;
-use crate::config::{ConfigError, SameSite, SessionConfig};
+use crate::config::{ConfigError, SessionConfig};
 use base64::Engine;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Validates `[session]`.
 pub(super) fn validate_session(raw: RawSession) -> Result<SessionConfig, ConfigError> {
-    let keys = session_keys(raw.keys, raw.keys_file)?;
-    let cookie_name = raw.cookie_name.unwrap_or_else(|| "__Host-bff".into());
+    let RawSession {
+        keys,
+        keys_file,
+        cookie_name,
+        same_site,
+        absolute_lifetime,
+        idle_timeout,
+        refresh_skew,
+        max_chunks,
+    } = raw;
+    let keys = session_keys(keys, keys_file)?;
     if cookie_name.is_empty()
         || !cookie_name
             .chars()
@@ -20,10 +29,6 @@ pub(super) fn validate_session(raw: RawSession) -> Result<SessionConfig, ConfigE
             format!("`{cookie_name}` may hold only letters, digits, `-` and `_`"),
         ));
     }
-    let absolute_lifetime = raw
-        .absolute_lifetime
-        .unwrap_or(Duration::from_secs(8 * 3600));
-    let idle_timeout = raw.idle_timeout.unwrap_or(Duration::from_secs(3600));
     for (key, value) in [
         ("session.absolute_lifetime", absolute_lifetime),
         ("session.idle_timeout", idle_timeout),
@@ -32,7 +37,6 @@ pub(super) fn validate_session(raw: RawSession) -> Result<SessionConfig, ConfigE
             return Err(ConfigError::new(key, "must be at least one minute"));
         }
     }
-    let max_chunks = raw.max_chunks.unwrap_or(4);
     if !(1..=10).contains(&max_chunks) {
         return Err(ConfigError::new(
             "session.max_chunks",
@@ -42,10 +46,10 @@ pub(super) fn validate_session(raw: RawSession) -> Result<SessionConfig, ConfigE
     Ok(SessionConfig {
         keys,
         cookie_name,
-        same_site: raw.same_site.unwrap_or(SameSite::Strict),
+        same_site,
         absolute_lifetime,
         idle_timeout,
-        refresh_skew: raw.refresh_skew.unwrap_or(Duration::from_secs(60)),
+        refresh_skew,
         max_chunks,
     })
 }
