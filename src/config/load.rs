@@ -69,7 +69,7 @@ impl Config {
             }
             figment = figment.merge(Toml::file(file));
         }
-        let (env, warnings) = env_layer(vars);
+        let (env, warnings) = env_layer(vars)?;
         figment = figment.merge(env);
         let committed = [default_file, profile_file];
         let config = Self::from_layers(profile, figment, &committed)?;
@@ -299,5 +299,13 @@ mod tests {
         std::fs::write(dir.path().join("dev.toml"), base_toml()).unwrap();
         let loaded = Config::load_from(&vars(&[("BFF_CONFIG_DIR", dir.path().to_str().unwrap())]));
         assert_eq!(loaded.unwrap_err().key, "session.keys");
+    }
+
+    #[test]
+    fn every_secret_key_is_a_known_key() {
+        let known = crate::config::known_keys::KnownKeys::of_raw_config().unwrap();
+        for key in SECRET_KEYS {
+            assert!(known.contains(key), "{key}");
+        }
     }
 }
