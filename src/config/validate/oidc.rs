@@ -108,14 +108,9 @@ fn check_credentials(
                     "missing: required by private_key_jwt (or set private_key_file)",
                 )
             })?;
-            let key = PrivateKey {
-                pem: SecretString::from(pem),
-                alg,
-                kid,
-            };
-            crate::oidc::client_auth::validate_private_key(&key)
-                .map_err(|message| ConfigError::new("oidc.private_key", message))?;
-            Ok(Some(key))
+            PrivateKey::from_pem(&SecretString::from(pem), &alg, kid)
+                .map(Some)
+                .map_err(|message| ConfigError::new("oidc.private_key", message))
         }
         AuthMethod::None => Ok(None),
     }
@@ -244,5 +239,31 @@ mod tests {
             "from-file"
         );
         assert_eq!(config.session.keys.len(), 1);
+    }
+
+    #[test]
+    fn private_key_jwt_loads_its_key_once_and_names_the_key_when_it_cannot() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("key.pem");
+        let key_pair = josekit::jws::ES256.generate_key_pair().unwrap();
+        std::fs::write(&pem, key_pair.to_pem_private_key()).unwrap();
+        let pkjwt = |extra: &str| {
+            base_toml().replace(
+                "client_secret = \"s3cret\"",
+                &format!(
+                    "auth_method = \"private_key_jwt\"\nprivate_key_file = {:?}\n{extra}",
+                    pem.to_str().unwrap()
+                ),
+            )
+        };
+        let config = from_toml(&pkjwt(
+            "private_key_alg = \"ES256\"\nprivate_key_id = \"k1\"",
+        ))
+        .unwrap();
+        let key = config.oidc.private_key.expect("a ready key");
+        assert_eq!((key.alg(), key.kid()), ("ES256", Some("k1")));
+        let error = from_toml(&pkjwt("")).unwrap_err();
+        assert_eq!(error.key, "oidc.private_key");
+        assert_eq!(error.message, "not an RSA private key in PEM form");
     }
 }
