@@ -16,7 +16,8 @@ use url::Url;
 /// Keys that must never live in a shared (`stg`, `prd`, ...) profile file.
 const SECRET_KEYS: &[&str] = &["oidc.client_secret", "oidc.private_key", "session.keys"];
 
-/// The result of loading: the configuration and the warnings worth logging once at startup.
+/// The result of loading: the configuration and the warnings worth reporting once at startup
+/// (returned rather than logged: `check` prints them, `serve` logs them).
 #[derive(Debug)]
 pub struct Loaded {
     /// The validated configuration.
@@ -26,13 +27,15 @@ pub struct Loaded {
 }
 
 impl Config {
-    /// Loads the layers from the process environment and the profile folder.
+    /// Loads the layers from the process environment and the profile folder: what `serve`
+    /// and `check` run, so both fail on the same configurations with the same message.
     pub fn load() -> Result<Loaded, ConfigError> {
         let vars: BTreeMap<String, String> = std::env::vars().collect();
         Self::load_from(&vars)
     }
 
-    /// Loads the layers with `vars` standing in for the environment (used by tests).
+    /// Loads the layers with `vars` standing in for the environment, so tests exercise the
+    /// real loading without touching the process environment.
     pub fn load_from(vars: &BTreeMap<String, String>) -> Result<Loaded, ConfigError> {
         let profile = profile_name(vars)?;
         let dir = vars
@@ -118,7 +121,8 @@ impl Config {
     }
 }
 
-/// `BFF_PROFILE` (default [`DEFAULT_PROFILE`]), refused unless it is a plain name: it becomes a file name.
+/// `BFF_PROFILE` (default [`DEFAULT_PROFILE`]), refused unless it is a plain name, since it
+/// becomes a file name.
 fn profile_name(vars: &BTreeMap<String, String>) -> Result<String, ConfigError> {
     let profile = vars
         .get("BFF_PROFILE")

@@ -5,13 +5,13 @@
 //! environment variables. Everything is validated here, once, so that a bad value stops startup
 //! with one line naming its key instead of surfacing as a confusing failure on some request.
 //!
-//! The parts, in the order a value travels through them:
-//! - [`defaults`]: the built-in defaults, the first layer and the only place defaults live;
-//! - [`raw`]: the shapes figment deserializes, one struct per section;
-//! - [`load`] and [`env`]: the layers (profile files, `BFF_CONFIG_FILE`, the environment) and
-//!   the warnings about `BFF_*` variables that set nothing ([`known_keys`]);
-//! - [`validate`]: raw in, typed out, one file per section;
-//! - [`validated`] and [`private_key`]: the types the rest of the service reads.
+//! The parts (files of this folder), in the order a value travels through them:
+//! - `defaults`: the built-in defaults, the first layer and the only place defaults live;
+//! - `raw`: the shapes figment deserializes, one struct per section;
+//! - `load` and `env`: the layers (profile files, `BFF_CONFIG_FILE`, the environment) and
+//!   the warnings about `BFF_*` variables that set nothing (`known_keys`);
+//! - `validate`: raw in, typed out, one file per section;
+//! - `validated` and `private_key`: the types the rest of the service reads.
 
 mod defaults;
 mod env;

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
 
-/// The validated configuration of one running service.
+/// The validated configuration of one running service. Built only by validation (see
+/// [`Config::load`]), so holding one means every value passed its checks.
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
     /// The active profile name (`dev`, `stg`, `prd`, ...).
@@ -39,7 +40,8 @@ impl Config {
     }
 }
 
-/// `[server]`.
+/// `[server]`: how the service listens, and the origin the browser sees, from which the
+/// redirect URI and the `Origin` checks derive.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerConfig {
     /// Listen address.
@@ -66,13 +68,15 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// The redirect URI registered at the SSO.
+    /// The redirect URI registered at the SSO: derived, never configured, so it cannot
+    /// disagree with the origin the cookies are set for.
     pub fn redirect_uri(&self) -> String {
         format!("{}/api/callback", self.public_url)
     }
 }
 
-/// How the client authenticates at the token endpoint.
+/// How the client authenticates at the token endpoint; it decides which credential
+/// validation requires (a client secret, a private key, or none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
@@ -86,7 +90,9 @@ pub enum AuthMethod {
     None,
 }
 
-/// Endpoint overrides: each replaces what discovery says, or stands in for it entirely.
+/// Endpoint overrides: each replaces what discovery says, or stands in for it entirely (for
+/// an SSO whose discovery document is missing or wrong). Also a raw shape: its fields are
+/// `oidc.endpoints.*` as written.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointOverrides {
@@ -111,7 +117,8 @@ impl EndpointOverrides {
     }
 }
 
-/// `[oidc]`.
+/// `[oidc]`: the SSO and our client registration at it. Secrets are held so that neither
+/// `Debug` nor the printed configuration shows them.
 #[derive(Debug, Clone, Serialize)]
 pub struct OidcConfig {
     /// The issuer exactly as configured: discovery's `issuer` must equal it byte for byte.
@@ -138,7 +145,7 @@ pub struct OidcConfig {
     pub http_timeout: Duration,
 }
 
-/// `SameSite` of the session cookie.
+/// `SameSite` of the session cookie: `strict` unless the SPA lives on another site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SameSite {
@@ -150,7 +157,8 @@ pub enum SameSite {
     None,
 }
 
-/// `[session]`.
+/// `[session]`: the sealed session cookie. `Debug` and the printed configuration show how
+/// many keys there are, never the keys.
 #[derive(Clone, Serialize)]
 pub struct SessionConfig {
     /// 32-byte keys; the first seals, all open.
@@ -187,14 +195,16 @@ impl fmt::Debug for SessionConfig {
     }
 }
 
-/// `[cors]`.
+/// `[cors]`: the other sites allowed to call the API with the session cookie (cross-site
+/// mode); empty for the usual same-site deployment.
 #[derive(Debug, Clone, Serialize)]
 pub struct CorsConfig {
-    /// Origins (scheme://host[:port]) of an SPA hosted on another site.
+    /// Origins (`scheme://host[:port]`) of an SPA hosted on another site.
     pub allowed_origins: Vec<String>,
 }
 
-/// `[roles]`.
+/// `[roles]`: where a user's roles are read, for the routes' `roles` checks; SSOs put them
+/// in different claims.
 #[derive(Debug, Clone, Serialize)]
 pub struct RolesConfig {
     /// Claim paths, dotted for nesting.
