@@ -3,12 +3,9 @@
 //! with josekit and send as `client_assertion`.
 
 use crate::config::PrivateKey;
-use josekit::jws::alg::ecdsa::EcdsaJwsAlgorithm;
-use josekit::jws::alg::rsassa::RsassaJwsAlgorithm;
-use josekit::jws::alg::rsassa_pss::RsassaPssJwsAlgorithm;
 use josekit::jws::{JwsHeader, JwsSigner};
 use josekit::jwt::JwtPayload;
-use secrecy::ExposeSecret;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// The `client_assertion_type` of RFC 7523.
@@ -16,39 +13,17 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 
 /// A loaded private key that signs client assertions.
 pub struct AssertionSigner {
-    signer: Box<dyn JwsSigner>,
+    signer: Arc<dyn JwsSigner>,
     kid: Option<String>,
 }
 
 impl AssertionSigner {
-    /// Loads the PEM key for its algorithm; the message names what is wrong.
+    /// Signs with the key the configuration parsed and checked at startup (it is not parsed
+    /// again). Cannot fail any more; the `Result` is kept for the callers.
     pub fn new(key: &PrivateKey) -> Result<Self, String> {
-        let pem = key.pem.expose_secret().as_bytes();
-        let signer: Box<dyn JwsSigner> = match key.alg.as_str() {
-            "RS256" => Box::new(
-                RsassaJwsAlgorithm::Rs256
-                    .signer_from_pem(pem)
-                    .map_err(|_| "not an RSA private key in PEM form".to_string())?,
-            ),
-            "PS256" => Box::new(
-                RsassaPssJwsAlgorithm::Ps256
-                    .signer_from_pem(pem)
-                    .map_err(|_| "not an RSA private key in PEM form".to_string())?,
-            ),
-            "ES256" => Box::new(
-                EcdsaJwsAlgorithm::Es256
-                    .signer_from_pem(pem)
-                    .map_err(|_| "not an EC P-256 private key in PEM form".to_string())?,
-            ),
-            other => {
-                return Err(format!(
-                    "private_key_alg `{other}` is not supported (RS256, PS256, ES256)"
-                ))
-            }
-        };
         Ok(AssertionSigner {
-            signer,
-            kid: key.kid.clone(),
+            signer: Arc::clone(key.signer()),
+            kid: key.kid().map(String::from),
         })
     }
 
@@ -70,9 +45,4 @@ impl AssertionSigner {
         josekit::jwt::encode_with_signer(&payload, &header, &*self.signer)
             .map_err(|e| format!("signing the client assertion failed: {e}"))
     }
-}
-
-/// Checks at startup that the configured private key loads.
-pub fn validate_private_key(key: &PrivateKey) -> Result<(), String> {
-    AssertionSigner::new(key).map(|_| ())
 }

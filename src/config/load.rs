@@ -1,0 +1,315 @@
+//! Loading: which files and variables make the layers, in which order, and the checks that
+//! depend on where a value came from rather than on the value (a secret in a shared profile
+//! file, a session key committed to the repository).
+
+use super::defaults::{BuiltInDefaults, DEFAULT_CONFIG_DIR, DEFAULT_PROFILE};
+use super::env::env_layer;
+use super::raw::RawConfig;
+use super::validate::{is_loopback, validate};
+use super::{Config, ConfigError};
+use figment::providers::{Format, Toml};
+use figment::Figment;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+/// Keys that must never live in a shared (`stg`, `prd`, ...) profile file.
+const SECRET_KEYS: &[&str] = &["oidc.client_secret", "oidc.private_key", "session.keys"];
+
+/// The result of loading: the configuration and the warnings worth reporting once at startup
+/// (returned rather than logged: `check` prints them, `serve` logs them).
+#[derive(Debug)]
+pub struct Loaded {
+    /// The validated configuration.
+    pub config: Config,
+    /// Human-readable warnings (e.g. an unknown `BFF_*` variable).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Loads the layers from the process environment and the profile folder: what `serve`
+    /// and `check` run, so both fail on the same configurations with the same message.
+    pub fn load() -> Result<Loaded, ConfigError> {
+        let vars: BTreeMap<String, String> = std::env::vars().collect();
+        Self::load_from(&vars)
+    }
+
+    /// Loads the layers with `vars` standing in for the environment, so tests exercise the
+    /// real loading without touching the process environment.
+    pub fn load_from(vars: &BTreeMap<String, String>) -> Result<Loaded, ConfigError> {
+        let profile = profile_name(vars)?;
+        let dir = vars
+            .get("BFF_CONFIG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_DIR));
+        let profile_file = dir.join(format!("{profile}.toml"));
+        if !profile_file.is_file() {
+            return Err(ConfigError::new(
+                "BFF_PROFILE",
+                format!(
+                    "unknown profile `{profile}`: {} does not exist",
+                    profile_file.display()
+                ),
+            ));
+        }
+        if profile != "dev" {
+            refuse_secrets_in(&profile_file)?;
+        }
+
+        let mut figment = Figment::from(BuiltInDefaults);
+        let default_file = dir.join("default.toml");
+        if default_file.is_file() {
+            refuse_secrets_in(&default_file)?;
+            figment = figment.merge(Toml::file(&default_file));
+        }
+        figment = figment.merge(Toml::file(&profile_file));
+        if let Some(file) = vars.get("BFF_CONFIG_FILE") {
+            if !Path::new(file).is_file() {
+                return Err(ConfigError::new(
+                    "BFF_CONFIG_FILE",
+                    format!("{file} does not exist"),
+                ));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let (env, warnings) = env_layer(vars)?;
+        figment = figment.merge(env);
+        let committed = [default_file, profile_file];
+        let config = Self::from_layers(profile, figment, &committed)?;
+        Ok(Loaded { config, warnings })
+    }
+
+    /// Validates whatever `figment` holds, with the built-in defaults beneath it (tests build
+    /// their configuration from an in-memory TOML document this way).
+    pub fn from_figment(profile: String, figment: Figment) -> Result<Config, ConfigError> {
+        Self::from_layers(profile, Figment::from(BuiltInDefaults).merge(figment), &[])
+    }
+
+    /// Validates `figment` (built-in defaults included), knowing which files are committed to
+    /// the repository: a session key read from one of them is public, and accepted only on
+    /// loopback.
+    fn from_layers(
+        profile: String,
+        figment: Figment,
+        committed: &[PathBuf],
+    ) -> Result<Config, ConfigError> {
+        let key_file = figment
+            .find_metadata("session.keys")
+            .and_then(|metadata| match &metadata.source {
+                Some(figment::Source::File(path)) => Some(path.clone()),
+                _ => None,
+            })
+            .filter(|path| committed.iter().any(|c| same_file(c, path)));
+        let raw: RawConfig = figment.extract()?;
+        let config = validate(profile, raw)?;
+        if let Some(file) = key_file {
+            let public = Url::parse(&config.server.public_url).ok();
+            if !public.as_ref().is_some_and(is_loopback) {
+                return Err(ConfigError::new(
+                    "session.keys",
+                    format!(
+                        "the key in {} is committed to the repository, so anyone can seal \
+                         sessions with it; it is accepted only while server.public_url is a \
+                         loopback origin (set BFF_SESSION__KEYS or session.keys_file, generate \
+                         one with `oidc-bff keygen`)",
+                        file.display()
+                    ),
+                ));
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// `BFF_PROFILE` (default [`DEFAULT_PROFILE`]), refused unless it is a plain name, since it
+/// becomes a file name.
+fn profile_name(vars: &BTreeMap<String, String>) -> Result<String, ConfigError> {
+    let profile = vars
+        .get("BFF_PROFILE")
+        .cloned()
+        .unwrap_or_else(|| DEFAULT_PROFILE.to_string());
+    if profile.is_empty()
+        || !profile
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ConfigError::new(
+            "BFF_PROFILE",
+            format!("`{profile}` is not a profile name"),
+        ));
+    }
+    Ok(profile)
+}
+
+/// Whether two paths name the same file (figment records canonical paths).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Refuses a shared profile file that holds a secret: such files are committed and read by
+/// everyone, so a secret there has leaked.
+fn refuse_secrets_in(profile_file: &Path) -> Result<(), ConfigError> {
+    let figment = Figment::from(Toml::file(profile_file));
+    for key in SECRET_KEYS {
+        if figment.find_value(key).is_ok() {
+            return Err(ConfigError::new(
+                *key,
+                format!(
+                    "secrets must not live in the shared profile file {}; set it through the \
+                     environment or a `*_file` key",
+                    profile_file.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::fixtures::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn layers_override_in_order_and_env_lists_split_on_commas() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("default.toml"),
+            without_secrets(&base_toml()),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("stg.toml"),
+            "[oidc]\nclient_id = \"from-profile\"\n[server]\nbind = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap();
+        let extra = dir.path().join("extra.toml");
+        std::fs::write(&extra, "[server]\nbind = \"127.0.0.1:9100\"\n").unwrap();
+        let vars: BTreeMap<String, String> = [
+            ("BFF_PROFILE", "stg"),
+            ("BFF_CONFIG_DIR", dir.path().to_str().unwrap()),
+            ("BFF_CONFIG_FILE", extra.to_str().unwrap()),
+            ("BFF_OIDC__SCOPES", "openid, email"),
+            ("BFF_OIDC__CLIENT_SECRET", "0012345"),
+            ("BFF_SESSION__KEYS", KEY),
+            ("BFF_OIDC__CLIENT_SECRT", "typo"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let loaded = Config::load_from(&vars).unwrap();
+        let config = loaded.config;
+        assert_eq!(config.profile, "stg");
+        assert_eq!(config.oidc.client_id, "from-profile");
+        assert_eq!(config.server.bind.to_string(), "127.0.0.1:9100");
+        assert_eq!(config.oidc.scopes, ["openid", "email"]);
+        assert_eq!(
+            config.oidc.client_secret.as_ref().unwrap().expose_secret(),
+            "0012345",
+            "a secret of digits is kept exactly as written"
+        );
+        assert_eq!(loaded.warnings.len(), 1);
+        assert!(loaded.warnings[0].contains("BFF_OIDC__CLIENT_SECRT"));
+    }
+
+    #[test]
+    fn unknown_profile_is_a_startup_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let vars: BTreeMap<String, String> = [
+            ("BFF_PROFILE".to_string(), "qa".to_string()),
+            (
+                "BFF_CONFIG_DIR".to_string(),
+                dir.path().to_str().unwrap().to_string(),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let error = Config::load_from(&vars).unwrap_err();
+        assert_eq!(error.key, "BFF_PROFILE");
+        assert!(error.message.contains("unknown profile"));
+    }
+
+    #[test]
+    fn secret_in_a_shared_profile_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("prd.toml"), base_toml()).unwrap();
+        let vars: BTreeMap<String, String> = [
+            ("BFF_PROFILE".to_string(), "prd".to_string()),
+            (
+                "BFF_CONFIG_DIR".to_string(),
+                dir.path().to_str().unwrap().to_string(),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let error = Config::load_from(&vars).unwrap_err();
+        assert_eq!(error.key, "oidc.client_secret");
+    }
+
+    #[test]
+    fn shipped_profiles_load() {
+        for profile in ["dev", "stg", "prd"] {
+            let vars: BTreeMap<String, String> = [
+                ("BFF_PROFILE", profile),
+                (
+                    "BFF_CONFIG_DIR",
+                    concat!(env!("CARGO_MANIFEST_DIR"), "/profiles"),
+                ),
+                ("BFF_OIDC__CLIENT_SECRET", "x"),
+                ("BFF_SESSION__KEYS", KEY),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            let loaded = Config::load_from(&vars);
+            assert!(loaded.is_ok(), "{profile}: {:?}", loaded.err());
+        }
+    }
+
+    #[test]
+    fn the_dev_profiles_committed_key_is_refused_off_loopback() {
+        let profiles = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles");
+        // What an operator gets who forgets BFF_PROFILE: the dev profile, with its key.
+        let production_shaped = vars(&[
+            ("BFF_CONFIG_DIR", profiles),
+            ("BFF_SERVER__PUBLIC_URL", "https://app.example.com"),
+        ]);
+        let error = Config::load_from(&production_shaped).unwrap_err();
+        assert_eq!(error.key, "session.keys");
+        assert!(error.message.contains("committed"), "{error}");
+        // On loopback (the demo, the tests) the dev key serves.
+        assert!(Config::load_from(&vars(&[("BFF_CONFIG_DIR", profiles)])).is_ok());
+        // A key of the operator's own is accepted anywhere.
+        let own_key = vars(&[
+            ("BFF_CONFIG_DIR", profiles),
+            ("BFF_SERVER__PUBLIC_URL", "https://app.example.com"),
+            ("BFF_OIDC__ISSUER", "https://sso.example.com/oidc"),
+            ("BFF_SESSION__KEYS", KEY),
+        ]);
+        assert!(
+            Config::load_from(&own_key).is_ok(),
+            "{:?}",
+            Config::load_from(&own_key).err()
+        );
+    }
+
+    #[test]
+    fn a_key_in_any_committed_profile_is_refused_off_loopback() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("dev.toml"), base_toml()).unwrap();
+        let loaded = Config::load_from(&vars(&[("BFF_CONFIG_DIR", dir.path().to_str().unwrap())]));
+        assert_eq!(loaded.unwrap_err().key, "session.keys");
+    }
+
+    #[test]
+    fn every_secret_key_is_a_known_key() {
+        let known = crate::config::known_keys::KnownKeys::of_raw_config().unwrap();
+        for key in SECRET_KEYS {
+            assert!(known.contains(key), "{key}");
+        }
+    }
+}

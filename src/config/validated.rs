@@ -1,0 +1,240 @@
+//! The validated configuration: what the rest of the service reads. Every value here has passed
+//! its checks, so no other module re-validates or guesses a default.
+
+use super::PrivateKey;
+use crate::routes::RouteTable;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+/// The validated configuration of one running service. Built only by validation (see
+/// [`Config::load`]), so holding one means every value passed its checks.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// The active profile name (`dev`, `stg`, `prd`, ...).
+    pub profile: String,
+    /// Listener and public origin.
+    pub server: ServerConfig,
+    /// The SSO and our client registration at it.
+    pub oidc: OidcConfig,
+    /// The sealed session cookie.
+    pub session: SessionConfig,
+    /// Cross-site SPA hosting.
+    pub cors: CorsConfig,
+    /// Where roles are read from.
+    pub roles: RolesConfig,
+    /// The API relay table.
+    pub routes: RouteTable,
+}
+
+impl Config {
+    /// The configuration with every secret replaced by `[redacted]`, for `oidc-bff check`.
+    pub fn redacted_json(&self) -> String {
+        serde_json::to_string_pretty(self)
+            .unwrap_or_else(|error| format!("(cannot print configuration: {error})"))
+    }
+}
+
+/// `[server]`: how the service listens, and the origin the browser sees, from which the
+/// redirect URI and the `Origin` checks derive.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerConfig {
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// The origin the browser sees, without a trailing slash (`https://app.example.com`).
+    pub public_url: String,
+    /// A built SPA to serve at `/`, if any.
+    pub static_dir: Option<PathBuf>,
+    /// Networks of proxies whose `X-Forwarded-For` is kept (and extended); from anyone else
+    /// the header is replaced by the peer's address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Largest request head (request line and headers) accepted; larger ones get 431.
+    pub max_head_bytes: usize,
+    /// Time to receive a request head; also the longest idle keep-alive.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// On shutdown, how long in-flight requests and streams may still run.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+    /// The `Content-Security-Policy` of the SPA served from `static_dir`.
+    pub content_security_policy: String,
+}
+
+impl ServerConfig {
+    /// The redirect URI registered at the SSO: derived, never configured, so it cannot
+    /// disagree with the origin the cookies are set for.
+    pub fn redirect_uri(&self) -> String {
+        format!("{}/api/callback", self.public_url)
+    }
+}
+
+/// How the client authenticates at the token endpoint; it decides which credential
+/// validation requires (a client secret, a private key, or none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// HTTP Basic with id and secret.
+    ClientSecretBasic,
+    /// Id and secret in the form body.
+    ClientSecretPost,
+    /// A JWT signed with our private key (RFC 7523).
+    PrivateKeyJwt,
+    /// A public client: PKCE only.
+    None,
+}
+
+/// Endpoint overrides: each replaces what discovery says, or stands in for it entirely (for
+/// an SSO whose discovery document is missing or wrong). Also a raw shape: its fields are
+/// `oidc.endpoints.*` as written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointOverrides {
+    /// Authorization endpoint.
+    pub authorization: Option<Url>,
+    /// Token endpoint.
+    pub token: Option<Url>,
+    /// JWKS URI.
+    pub jwks: Option<Url>,
+    /// Userinfo endpoint.
+    pub userinfo: Option<Url>,
+    /// Revocation endpoint (RFC 7009).
+    pub revocation: Option<Url>,
+    /// End-session endpoint (RP-initiated logout).
+    pub end_session: Option<Url>,
+}
+
+impl EndpointOverrides {
+    /// Whether the service can run with no discovery document at all.
+    pub fn suffice_without_discovery(&self) -> bool {
+        self.authorization.is_some() && self.token.is_some() && self.jwks.is_some()
+    }
+}
+
+/// `[oidc]`: the SSO and our client registration at it. Secrets are held so that neither
+/// `Debug` nor the printed configuration shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct OidcConfig {
+    /// The issuer exactly as configured: discovery's `issuer` must equal it byte for byte.
+    pub issuer: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret (for the `client_secret_*` methods).
+    #[serde(serialize_with = "redact_opt")]
+    pub client_secret: Option<SecretString>,
+    /// Token endpoint authentication.
+    pub auth_method: AuthMethod,
+    /// Key for `private_key_jwt`.
+    pub private_key: Option<PrivateKey>,
+    /// Requested scopes.
+    pub scopes: Vec<String>,
+    /// Extra authorize parameters.
+    pub extra_auth_params: BTreeMap<String, String>,
+    /// Extra trusted root CAs (PEM) for the SSO.
+    pub ca_file: Option<PathBuf>,
+    /// Endpoint overrides.
+    pub endpoints: EndpointOverrides,
+    /// Timeout of each call to the SSO.
+    #[serde(with = "humantime_serde")]
+    pub http_timeout: Duration,
+}
+
+/// `SameSite` of the session cookie: `strict` unless the SPA lives on another site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SameSite {
+    /// Default: never sent on cross-site requests.
+    Strict,
+    /// Sent on top-level cross-site navigations.
+    Lax,
+    /// Cross-site mode (SPA on another site); needs `cors.allowed_origins`.
+    None,
+}
+
+/// `[session]`: the sealed session cookie. `Debug` and the printed configuration show how
+/// many keys there are, never the keys.
+#[derive(Clone, Serialize)]
+pub struct SessionConfig {
+    /// 32-byte keys; the first seals, all open.
+    #[serde(serialize_with = "redact_keys")]
+    pub keys: Vec<[u8; 32]>,
+    /// Session cookie base name.
+    pub cookie_name: String,
+    /// `SameSite` of the session cookie.
+    pub same_site: SameSite,
+    /// Hard cap from login.
+    #[serde(with = "humantime_serde")]
+    pub absolute_lifetime: Duration,
+    /// Ends a session unused this long.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Refresh an access token this long before it expires.
+    #[serde(with = "humantime_serde")]
+    pub refresh_skew: Duration,
+    /// Most cookies one session may span; beyond it login fails with a clear message.
+    pub max_chunks: usize,
+}
+
+impl fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("keys", &format_args!("[{} redacted]", self.keys.len()))
+            .field("cookie_name", &self.cookie_name)
+            .field("same_site", &self.same_site)
+            .field("absolute_lifetime", &self.absolute_lifetime)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("refresh_skew", &self.refresh_skew)
+            .field("max_chunks", &self.max_chunks)
+            .finish()
+    }
+}
+
+/// `[cors]`: the other sites allowed to call the API with the session cookie (cross-site
+/// mode); empty for the usual same-site deployment.
+#[derive(Debug, Clone, Serialize)]
+pub struct CorsConfig {
+    /// Origins (`scheme://host[:port]`) of an SPA hosted on another site.
+    pub allowed_origins: Vec<String>,
+}
+
+/// `[roles]`: where a user's roles are read, for the routes' `roles` checks; SSOs put them
+/// in different claims.
+#[derive(Debug, Clone, Serialize)]
+pub struct RolesConfig {
+    /// Claim paths, dotted for nesting.
+    pub claims: Vec<String>,
+    /// Also read the paths in the userinfo response (at login and at each refresh).
+    pub userinfo: bool,
+}
+
+fn redact_opt<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(secret) if !secret.expose_secret().is_empty() => s.serialize_str("[redacted]"),
+        _ => s.serialize_none(),
+    }
+}
+
+fn redact_keys<S: Serializer>(keys: &[[u8; 32]], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("[{} keys redacted]", keys.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::fixtures::*;
+
+    #[test]
+    fn redacted_output_holds_no_secret() {
+        let config = from_toml(&base_toml()).unwrap();
+        let printed = config.redacted_json();
+        assert!(!printed.contains("s3cret"));
+        assert!(!printed.contains(KEY));
+        assert!(printed.contains("[redacted]"));
+        assert!(!format!("{config:?}").contains("s3cret"));
+    }
+}
