@@ -32,7 +32,8 @@ pub struct Sso {
     config: OidcConfig,
     redirect_uri: String,
     http: reqwest::Client,
-    signer: Option<client_auth::AssertionSigner>,
+    /// How we authenticate at the token and revocation endpoints.
+    auth: client_auth::ClientAuth,
     provider: RwLock<Option<Arc<Provider>>>,
     /// Serializes loads so a burst of requests before readiness makes one discovery call.
     loading: tokio::sync::Mutex<()>,
@@ -44,7 +45,7 @@ pub struct Sso {
 pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 
 impl Sso {
-    /// Builds the client; fails on an unreadable CA file or an unusable private key.
+    /// Builds the client; fails on an unreadable or empty CA file.
     pub fn new(config: OidcConfig, redirect_uri: String) -> anyhow::Result<Self> {
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -65,18 +66,11 @@ impl Sso {
             }
         }
         let http = builder.build()?;
-        let signer = match &config.private_key {
-            Some(key) => Some(
-                client_auth::AssertionSigner::new(key)
-                    .map_err(|m| anyhow::anyhow!("oidc.private_key: {m}"))?,
-            ),
-            None => None,
-        };
         Ok(Sso {
+            auth: client_auth::ClientAuth::new(&config),
             config,
             redirect_uri,
             http,
-            signer,
             provider: RwLock::new(None),
             loading: tokio::sync::Mutex::new(()),
             last_jwks_refetch: std::sync::Mutex::new(None),

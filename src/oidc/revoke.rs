@@ -3,8 +3,6 @@
 
 use super::discovery::Provider;
 use super::Sso;
-use crate::config::AuthMethod;
-use secrecy::ExposeSecret;
 
 impl Sso {
     /// Revokes a refresh token when the provider has a revocation endpoint. Best effort:
@@ -21,32 +19,14 @@ impl Sso {
             ("token".into(), refresh_token.to_string()),
             ("token_type_hint".into(), "refresh_token".into()),
         ];
-        let mut request = self.http().post(url.clone());
-        let secret = self
-            .config
-            .client_secret
-            .as_ref()
-            .map(|s| s.expose_secret());
-        match (self.config.auth_method, secret) {
-            (AuthMethod::ClientSecretBasic, Some(secret)) => {
-                request = request.basic_auth(
-                    form_encode(&self.config.client_id),
-                    Some(form_encode(secret)),
-                );
-            }
-            (AuthMethod::ClientSecretPost, Some(secret)) => {
-                form.push(("client_id".into(), self.config.client_id.clone()));
-                form.push(("client_secret".into(), secret.to_string()));
-            }
-            _ => form.push(("client_id".into(), self.config.client_id.clone())),
-        }
-        match self.assertion_params(url.as_str()) {
-            Ok(params) => form.extend(params),
+        let request = self.http().post(url.clone());
+        let request = match self.auth.authenticate(request, &mut form, url.as_str()) {
+            Ok(request) => request,
             Err(error) => {
                 tracing::warn!(error = %error, "refresh token revocation skipped");
                 return;
             }
-        }
+        };
         match request.form(&form).send().await {
             Ok(response) if response.status().is_success() => {
                 tracing::info!("refresh token revoked at the SSO");
@@ -59,9 +39,4 @@ impl Sso {
             }
         }
     }
-}
-
-/// RFC 6749 §2.3.1: client credentials are form-encoded before HTTP Basic.
-fn form_encode(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }

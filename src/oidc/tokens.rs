@@ -9,14 +9,12 @@
 
 use super::discovery::Provider;
 use super::Sso;
-use crate::config::AuthMethod;
 use crate::error::{Error, ErrorKind};
 use openidconnect::core::{CoreClient, CoreErrorResponseType, CoreTokenResponse};
 use openidconnect::{
-    AuthType, ClientId, ClientSecret, OAuth2TokenResponse, RequestTokenError,
-    StandardErrorResponse, TokenResponse, TokenUrl,
+    ClientId, OAuth2TokenResponse, RequestTokenError, StandardErrorResponse, TokenResponse,
+    TokenUrl,
 };
-use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
 
 /// What the SSO gave for one grant, as plain strings for the session to store.
@@ -94,8 +92,10 @@ fn unavailable(source: anyhow::Error) -> Error {
 }
 
 impl Sso {
-    /// The client for the token endpoint, authenticated as configured, and the
-    /// `client_assertion` parameters when authenticating with `private_key_jwt`.
+    /// The client for the token endpoint, authenticated as configured ([`ClientAuth`]), and
+    /// the extra parameters every call carries (the `private_key_jwt` assertion).
+    ///
+    /// [`ClientAuth`]: super::client_auth::ClientAuth
     pub(super) fn token_endpoint(
         &self,
         provider: &Provider,
@@ -107,45 +107,9 @@ impl Sso {
         )
         .set_redirect_uri(super::authorize::redirect_url(&self.redirect_uri)?)
         .set_token_uri(TokenUrl::from_url(provider.endpoints.token.clone()));
-        let secret = self
-            .config
-            .client_secret
-            .as_ref()
-            .map(|s| ClientSecret::new(s.expose_secret().to_string()));
-        let client = match (self.config.auth_method, secret) {
-            (AuthMethod::ClientSecretBasic, Some(secret)) => client
-                .set_client_secret(secret)
-                .set_auth_type(AuthType::BasicAuth),
-            (AuthMethod::ClientSecretPost, Some(secret)) => client
-                .set_client_secret(secret)
-                .set_auth_type(AuthType::RequestBody),
-            _ => client.set_auth_type(AuthType::RequestBody),
-        };
-        let params = self.assertion_params(provider.endpoints.token.as_str())?;
+        let client = self.auth.configure(client);
+        let params = self.auth.extra_params(provider.endpoints.token.as_str())?;
         Ok((client, params))
-    }
-
-    /// `client_assertion` parameters for `private_key_jwt`, none otherwise.
-    pub(super) fn assertion_params(&self, audience: &str) -> Result<Vec<(String, String)>, Error> {
-        match &self.signer {
-            Some(signer) if self.config.auth_method == AuthMethod::PrivateKeyJwt => {
-                let assertion =
-                    signer
-                        .assertion(&self.config.client_id, audience)
-                        .map_err(|m| {
-                            Error::new(ErrorKind::Internal, "cannot sign the client assertion")
-                                .with_source(anyhow::anyhow!(m))
-                        })?;
-                Ok(vec![
-                    (
-                        "client_assertion_type".into(),
-                        super::client_auth::ASSERTION_TYPE.into(),
-                    ),
-                    ("client_assertion".into(), assertion),
-                ])
-            }
-            _ => Ok(Vec::new()),
-        }
     }
 }
 
