@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oidc_bff::routes::RouteTable;
 use oidc_bff::return_to::ReturnTo;
+use oidc_bff::routes::RouteTable;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
