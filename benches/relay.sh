@@ -1,0 +1,413 @@
+#!/usr/bin/env bash
+# The relay benchmark of issue 10: one authenticated GET relayed to a static upstream, measured
+# for nginx (no authentication: the ceiling), oidc-bff and Express + express-openid-connect, in
+# one run on this machine, everything on loopback.
+#
+#   benches/relay.sh                 3 rounds of 5 s per contender, 1,000 sessions  (~2-3 min)
+#   benches/relay.sh --smoke         1 round of 2 s, 20 sessions: keeps the script working (CI)
+#   benches/relay.sh --rounds 5 --duration 10 --warmup 3 --sessions 1000 --due-sessions 100
+#   benches/relay.sh --access-tokens jwt   the SSO issues JWT access tokens (default: opaque)
+#
+# What it does:
+#   1. builds the release binary (cargo build --release --locked; BFF_BIN=/path/oidc-bff skips
+#      the build and uses that binary), installs wrk and nginx from Debian when missing (as
+#      root) and runs `npm ci` in tests/sso and benches/relay when their node_modules are
+#      missing or older than their lock file;
+#   2. starts the test SSO (tests/sso, oidc-provider), nginx serving one small JSON file (the
+#      static upstream), nginx relaying to it, oidc-bff relaying to it (a [[routes]] entry with
+#      token = "access") and the Express peer (benches/relay/express-app.mjs, 2 workers);
+#      oidc-bff and Express are both clients of the same SSO;
+#   3. signs in to oidc-bff and to Express (benches/relay/signin.mjs drives the redirects and
+#      the SSO's scripted login) and prints each session cookie's size;
+#   4. warms each contender up, then runs `wrk -t1 -c32 -d<s>s --latency` against them in
+#      alternating order (each round starts with the next contender) and prints requests/s
+#      (median, min–max), p50/p99, errors, peak RSS (VmHWM), cookie bytes and the ratios;
+#   5. two more oidc-bff runs, each against a fresh process: (a) every session's access token
+#      due (session.refresh_skew longer than the SSO's access-token TTL), counting the SSO's
+#      refresh calls against the number of sessions; (b) 1,000 distinct sessions, wrk rotating
+#      the Cookie header over them (benches/relay/rotate.lua).
+# Output: progress on stderr; on stdout a Markdown report (machine, versions, the tables and
+# issue 10's targets) that can go into the README as it is.
+# Exit status: non-zero when a contender did not start, a sign-in failed or any run (warm-ups
+# included) had an error. Everything it starts is stopped on exit; its files (configs, logs,
+# cookies, wrk's full output in logs/wrk.log) live in a mktemp directory, kept when the run
+# fails or KEEP_WORK=1.
+#
+# Environment: BFF_BIN (use this oidc-bff binary, no build), CARGO_TARGET_DIR (default
+# ~/.cache/oidc-bff/target, as scripts/loadtest.sh), KEEP_WORK=1, TMPDIR.
+#
+# wrk, the three servers, the upstream and the SSO all share this machine's cores: compare the
+# contenders within one run, not across machines or runs (see the header the report prints).
+set -euo pipefail
+
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+HERE="$(dirname "$SELF")/relay"
+REPO="$(cd "$HERE/../.." && pwd)"
+cd "$REPO"
+
+# ---------------------------------------------------------------- options
+ROUNDS=3 DURATION=5 WARMUP=2 SESSIONS=1000 DUE_SESSIONS=100 CONNECTIONS=32 SMOKE=0 AT_FORMAT=opaque
+usage() { sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) SMOKE=1 ROUNDS=1 DURATION=2 WARMUP=1 SESSIONS=20 DUE_SESSIONS=20 ;;
+    --rounds) ROUNDS=${2:?--rounds needs a value}; shift ;;
+    --duration) DURATION=${2:?--duration needs a value}; shift ;;
+    --warmup) WARMUP=${2:?--warmup needs a value}; shift ;;
+    --sessions) SESSIONS=${2:?--sessions needs a value}; shift ;;
+    --due-sessions) DUE_SESSIONS=${2:?--due-sessions needs a value}; shift ;;
+    --access-tokens) AT_FORMAT=${2:?--access-tokens needs jwt or opaque}; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "relay: unknown argument $1 (see --help)" >&2; exit 64 ;;
+  esac
+  shift
+done
+[[ $AT_FORMAT =~ ^(jwt|opaque)$ ]] || { echo "relay: --access-tokens is jwt or opaque" >&2; exit 64; }
+for v in ROUNDS DURATION WARMUP SESSIONS DUE_SESSIONS; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "relay: $v must be a positive integer" >&2; exit 64; }
+done
+# The due-token run must stay inside the BFF's 30 s grace window: after it, a request still
+# carrying a consumed refresh token is (rightly) a reuse that ends the session.
+DUE_DURATION=$(( DURATION < 20 ? DURATION : 20 ))
+
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg) # other work on the machine skews everything: say so
+
+# Our own override, then no stray BFF_* variable may reach the BFF processes.
+BIN=${BFF_BIN:-}
+while read -r v; do unset "$v"; done < <(compgen -e | grep '^BFF_' || true)
+
+log() { echo "relay: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# ---------------------------------------------------------------- prerequisites
+install_debian() { # install_debian PACKAGE...  (Debian's packages, as root only)
+  if [ "$(id -u)" -ne 0 ]; then die "missing $*; run: sudo apt-get install -y $*"; fi
+  log "installing $* from Debian's packages"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+npm_ci_if_stale() { # npm_ci_if_stale DIR: npm ci when node_modules is missing or older than the lock
+  if [ ! -f "$1/node_modules/.package-lock.json" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
+    log "npm ci in ${1#"$REPO"/}"
+    (cd "$1" && npm ci --silent --no-audit --no-fund)
+  fi
+}
+
+prerequisites() {
+  # express-openid-connect 3 wants Node ^20.19 || ^22.12 || >= 23
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null \
+    || die "node 20.19 or newer is required"
+  command -v curl >/dev/null || install_debian curl
+  command -v wrk >/dev/null || install_debian wrk
+  NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+  [ -x "$NGINX" ] || { install_debian nginx; NGINX=$(command -v nginx || echo /usr/sbin/nginx); }
+  if [ -z "$BIN" ]; then
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oidc-bff/target}"
+    log "cargo build --release --locked"
+    cargo build --release --locked --quiet
+    BIN="$CARGO_TARGET_DIR/release/oidc-bff"
+    BUILT="release build of git $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' with local changes')"
+  else
+    BUILT="binary $BIN (BFF_BIN)"
+  fi
+  [ -x "$BIN" ] || die "no oidc-bff binary at $BIN"
+  npm_ci_if_stale "$REPO/tests/sso"
+  npm_ci_if_stale "$HERE"
+}
+
+# ---------------------------------------------------------------- processes
+WORK=""
+declare -A PID=()    # name -> pid of what we started
+children() { pgrep -P "$1" 2>/dev/null || true; } # nginx's and Express's workers
+cleanup() {
+  local status=$? name kids all=()
+  for name in "${!PID[@]}"; do
+    mapfile -t kids < <(children "${PID[$name]}")
+    all+=("${PID[$name]}" "${kids[@]}")
+  done
+  if [ ${#all[@]} -gt 0 ]; then
+    kill -TERM "${all[@]}" 2>/dev/null || true
+    for _ in $(seq 30); do kill -0 "${all[@]}" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "${all[@]}" 2>/dev/null || true
+  fi
+  if [ -n "$WORK" ]; then
+    if [ "${KEEP_WORK:-0}" = 1 ] || [ "$status" -ne 0 ]; then log "logs and files kept in $WORK"
+    else rm -rf "$WORK"; fi
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT; trap 'exit 143' TERM
+
+start() { # start NAME COMMAND...: in the background; stdout to logs/NAME.out, stderr to logs/NAME.log
+  "${@:2}" > "$WORK/logs/$1.out" 2> "$WORK/logs/$1.log" &
+  PID[$1]=$!
+}
+
+stop() { # stop NAME: TERM (and the workers of nginx), wait, forget
+  local pid=${PID[$1]} kids
+  mapfile -t kids < <(children "$pid")
+  kill -TERM "$pid" "${kids[@]}" 2>/dev/null || true
+  for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  unset "PID[$1]"
+}
+
+failed_to_start() { # failed_to_start NAME WHAT
+  log "$1 did not start ($2); its log:"
+  tail -n 30 "$WORK/logs/$1.log" "$WORK/logs/$1.out" >&2 2>/dev/null || true
+  exit 1
+}
+
+wait_ready_line() { # wait_ready_line NAME: the process printed its JSON ready line
+  for _ in $(seq 150); do
+    [ -s "$WORK/logs/$1.out" ] && return 0
+    kill -0 "${PID[$1]}" 2>/dev/null || failed_to_start "$1" "exited"
+    sleep 0.1
+  done
+  failed_to_start "$1" "no ready line after 15 s"
+}
+
+wait_http() { # wait_http NAME URL [curl args]: the URL answers 200
+  for _ in $(seq 150); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "${@:3}" "$2")" = 200 ] && return 0
+    kill -0 "${PID[$1]}" 2>/dev/null || failed_to_start "$1" "exited"
+    sleep 0.1
+  done
+  failed_to_start "$1" "$2 did not answer 200 within 15 s"
+}
+
+json_field() { node -e 'const o=JSON.parse(require("fs").readFileSync(0,"utf8"));console.log(o[process.argv[1]])' "$1"; }
+
+free_ports() { # free_ports N: N distinct free loopback ports
+  node -e '
+    const net = require("net"); const n = Number(process.argv[1]);
+    const servers = Array.from({ length: n }, () => net.createServer());
+    Promise.all(servers.map((s) => new Promise((r) => s.listen(0, "127.0.0.1", r)))).then(() => {
+      console.log(servers.map((s) => s.address().port).join(" "));
+      servers.forEach((s) => s.close());
+    });' "$1"
+}
+
+# Peak RSS in KiB (VmHWM) summed over the given processes.
+peak_rss_kib() {
+  local total=0 pid kib
+  for pid in "$@"; do
+    kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+    total=$(( total + ${kib:-0} ))
+  done
+  echo "$total"
+}
+
+# ---------------------------------------------------------------- the services
+start_sso() {
+  local bff_uris="\"http://127.0.0.1:$BFF_PORT/api/callback\",\"http://127.0.0.1:$DUE_PORT/api/callback\",\"http://127.0.0.1:$MANY_PORT/api/callback\""
+  local clients="[
+    {\"client_id\":\"bench-bff\",\"client_secret\":\"bench-bff-secret\",\"redirect_uris\":[$bff_uris],
+     \"token_endpoint_auth_method\":\"client_secret_basic\",\"grant_types\":[\"authorization_code\",\"refresh_token\"],\"response_types\":[\"code\"]},
+    {\"client_id\":\"bench-express\",\"client_secret\":\"bench-express-secret\",\"redirect_uris\":[\"http://127.0.0.1:$EXPRESS_PORT/callback\"],
+     \"token_endpoint_auth_method\":\"client_secret_basic\",\"grant_types\":[\"authorization_code\",\"refresh_token\"],\"response_types\":[\"code\"]}]"
+  # Access tokens live an hour: no session of the main runs comes near a refresh. The due-token
+  # run gets its refreshes from the BFF's refresh_skew instead.
+  start sso env SSO_MODE=test SSO_HOST=127.0.0.1 SSO_PORT="$SSO_PORT" SSO_PATH=/oidc/bench \
+    SSO_CLIENTS="$clients" SSO_ACCESS_TOKEN_TTL=3600 SSO_ACCESS_TOKEN_FORMAT="$AT_FORMAT" node tests/sso/server.mjs
+  wait_ready_line sso
+  ISSUER=$(json_field issuer < "$WORK/logs/sso.out")
+  SSO_ORIGIN="http://127.0.0.1:$SSO_PORT"
+}
+
+start_nginx() { # start_nginx NAME TEMPLATE PORT
+  local dir="$WORK/$1" user=""
+  mkdir -p "$dir/tmp" "$dir/www"
+  # Workers of an nginx started as root would run as nobody and could not read the temp dir.
+  [ "$(id -u)" -eq 0 ] && user="user root;"
+  sed -e "s|@USER@|$user|" -e "s|@WORKERS@|$NGINX_WORKERS|" -e "s|@PREFIX@|$dir|g" \
+    "$HERE/nginx-common.conf.in" > "$dir/common.conf"
+  sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$3|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
+    "$HERE/$2" > "$dir/nginx.conf"
+  printf '{"id":42,"name":"static item","tags":["bench","relay"],"price":12.5}\n' > "$dir/www/item.json"
+  start "$1" "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;'
+}
+
+start_bff() { # start_bff NAME PORT REFRESH_SKEW
+  local dir="$WORK/$1"
+  mkdir -p "$dir/profiles"
+  : > "$dir/profiles/dev.toml" # the profile layer, empty: everything is in the file below
+  cat > "$dir/bff.toml" <<TOML
+[server]
+bind = "127.0.0.1:$2"
+public_url = "http://127.0.0.1:$2"
+
+[oidc]
+issuer = "$ISSUER"
+client_id = "bench-bff"
+client_secret = "bench-bff-secret"
+
+[session]
+keys = ["$SESSION_KEY"]
+refresh_skew = "$3"
+
+[[routes]]
+prefix = "/api/data"
+upstream = "http://127.0.0.1:$UPSTREAM_PORT/bearer"
+token = "access"
+TOML
+  start "$1" env BFF_PROFILE=dev BFF_CONFIG_DIR="$dir/profiles" BFF_CONFIG_FILE="$dir/bff.toml" BFF_LOG=warn "$BIN"
+  wait_http "$1" "http://127.0.0.1:$2/readyz"
+}
+
+start_express() {
+  start express env NODE_ENV=production PORT="$EXPRESS_PORT" ISSUER="$ISSUER" \
+    CLIENT_ID=bench-express CLIENT_SECRET=bench-express-secret \
+    SECRET="$(node -e 'console.log(require("crypto").randomBytes(32).toString("base64url"))')" \
+    UPSTREAM="http://127.0.0.1:$UPSTREAM_PORT/bearer" WORKERS=2 node "$HERE/express-app.mjs"
+  wait_ready_line express
+}
+
+# ---------------------------------------------------------------- sign-in and load
+sign_in() { # sign_in CONTENDER COUNT OUT_FILE [--verify PATH]: cookies to OUT_FILE; prints the summary JSON
+  local app login callback cookie
+  case "$1" in
+    bff|due|many)
+      local port=$BFF_PORT
+      [ "$1" = due ] && port=$DUE_PORT
+      [ "$1" = many ] && port=$MANY_PORT
+      app="http://127.0.0.1:$port" login="/api/login?returnTo=/" callback=/api/callback cookie='^__Host-bff(\.\d+)?$' ;;
+    express)
+      app="http://127.0.0.1:$EXPRESS_PORT" login=/login callback=/callback cookie='^appSession(\.\d+)?$' ;;
+  esac
+  node "$HERE/signin.mjs" --app "$app" --login "$login" --callback "$callback" --session "$cookie" \
+    --count "$2" --concurrency 16 --out "$3" "${@:4}" || {
+      log "sign-in to $1 failed; the last lines of its log and of the SSO's:"
+      tail -n 10 "$WORK/logs/$1.log" "$WORK/logs/sso.log" >&2 || true
+      exit 1
+    }
+}
+
+# run_wrk SCENARIO CONTENDER ROUND SECONDS LUA_SCRIPT URL [wrk args...]: one wrk run; its summary
+# becomes a fact, its full output goes to logs/wrk.log.
+run_wrk() {
+  local out
+  out=$(wrk -t1 -c"$CONNECTIONS" -d"$4s" --latency -s "$HERE/$5" "${@:7}" "$6" 2>&1) \
+    || { echo "$out" >&2; die "wrk failed against $2"; }
+  printf '== %s %s round %s\n%s\n' "$1" "$2" "$3" "$out" >> "$WORK/logs/wrk.log"
+  local result
+  result=$(grep '^WRK_RESULT ' <<<"$out" | cut -d' ' -f2-) || die "no summary from wrk against $2"
+  printf '{"kind":"run","scenario":"%s","contender":"%s","round":%s,"wrk":%s}\n' "$1" "$2" "$3" "$result" >> "$FACTS"
+  # shellcheck disable=SC2016 # JavaScript, not shell
+  node -e 'const w=JSON.parse(process.argv[1]); const e=w.status_errors+w.connect+w.read+w.write+w.timeout;
+    console.error(`relay:   ${process.argv[2].padEnd(14)} ${String(Math.round(w.requests/(w.duration_us/1e6))).padStart(7)} req/s  p99 ${(w.p99_us/1000).toFixed(2)} ms  errors ${e}`)' "$result" "$1 $2"
+}
+
+fact() { echo "$1" >> "$FACTS"; }
+
+describe_machine() {
+  local cpu mem
+  cpu=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+  mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+  echo "## Relay benchmark ($(date -u +%Y-%m-%dT%H:%MZ))"
+  echo
+  echo "- machine: $(nproc) cores, ${cpu:-unknown CPU}, $mem RAM, Linux $(uname -r); load average $LOADAVG when the script started"
+  echo "- oidc-bff $("$BIN" --version | awk '{print $2}'), $BUILT"
+  echo "- nginx $("$NGINX" -v 2>&1 | sed 's|.*nginx/||') ($NGINX_WORKERS workers per instance), node $(node --version)," \
+    "express $(node -p 'require(process.argv[1]).version' "$HERE/node_modules/express/package.json")," \
+    "express-openid-connect $(node -p 'require(process.argv[1]).version' "$HERE/node_modules/express-openid-connect/package.json")," \
+    "oidc-provider $(node -p 'require(process.argv[1]).version' "$REPO/tests/sso/node_modules/oidc-provider/package.json")," \
+    "$(wrk -v 2>&1 | head -1 | awk '{print "wrk", $2}')"
+  echo "- load: wrk -t1 -c$CONNECTIONS, ${ROUNDS} round(s) of ${DURATION} s per contender after a ${WARMUP} s warm-up, contenders alternating;" \
+    "GET /api/data/item relayed to nginx serving a $(wc -c < "$WORK/upstream/www/item.json")-byte JSON file;" \
+    "signed in as alice, $AT_FORMAT access tokens"
+  echo "- command: benches/relay.sh$([ "$SMOKE" = 1 ] && echo ' --smoke' || echo " --rounds $ROUNDS --duration $DURATION --sessions $SESSIONS --due-sessions $DUE_SESSIONS") --access-tokens $AT_FORMAT"
+}
+
+# ---------------------------------------------------------------- the run
+prerequisites
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/oidc-bff-relay.XXXXXX")
+mkdir -p "$WORK/logs"
+FACTS="$WORK/facts.jsonl"
+: > "$FACTS"
+NGINX_WORKERS=$(nproc)
+read -r SSO_PORT UPSTREAM_PORT NGINX_PORT BFF_PORT DUE_PORT MANY_PORT EXPRESS_PORT < <(free_ports 7)
+SESSION_KEY=$("$BIN" keygen) || die "$BIN keygen failed"
+
+log "starting the SSO, the static upstream, nginx, oidc-bff and Express on 127.0.0.1 (files in $WORK)"
+start_sso
+start_nginx upstream upstream.conf.in "$UPSTREAM_PORT"
+wait_http upstream "http://127.0.0.1:$UPSTREAM_PORT/bearer/item" -H 'Authorization: Bearer check'
+start_nginx nginx relay.conf.in "$NGINX_PORT"
+wait_http nginx "http://127.0.0.1:$NGINX_PORT/api/data/item"
+start_bff bff "$BFF_PORT" 60s
+start_express
+
+describe_machine
+log "signing in to oidc-bff and Express"
+sign_in bff 1 "$WORK/bff.cookies" --verify /api/data/item > "$WORK/bff.signin"
+sign_in express 1 "$WORK/express.cookies" --verify /api/data/item > "$WORK/express.signin"
+declare -A URL=(
+  [nginx]="http://127.0.0.1:$NGINX_PORT/api/data/item"
+  [bff]="http://127.0.0.1:$BFF_PORT/api/data/item"
+  [express]="http://127.0.0.1:$EXPRESS_PORT/api/data/item"
+)
+declare -A COOKIE=([nginx]="" [bff]="$(head -1 "$WORK/bff.cookies")" [express]="$(head -1 "$WORK/express.cookies")")
+for c in bff express; do
+  fact "{\"kind\":\"cookie\",\"contender\":\"$c\",\"bytes\":${#COOKIE[$c]},\"names\":$(node -p 'JSON.stringify(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).names)' "$WORK/$c.signin")}"
+  log "  $c session cookie: ${#COOKIE[$c]} bytes ($(cut -d= -f1 <<<"${COOKIE[$c]}")...)"
+done
+
+cookie_args() { [ -n "${COOKIE[$1]}" ] && printf '%s\0%s\0' -H "Cookie: ${COOKIE[$1]}"; return 0; }
+load() { # load SCENARIO CONTENDER ROUND SECONDS
+  local args=()
+  while IFS= read -r -d '' a; do args+=("$a"); done < <(cookie_args "$2")
+  run_wrk "$1" "$2" "$3" "$4" report.lua "${URL[$2]}" "${args[@]}"
+}
+
+CONTENDERS=(nginx bff express)
+log "warm-up, ${WARMUP} s each"
+for c in "${CONTENDERS[@]}"; do load warmup "$c" 0 "$WARMUP"; done
+for round in $(seq "$ROUNDS"); do
+  log "round $round of $ROUNDS, ${DURATION} s each"
+  for i in 0 1 2; do # each round starts with the next contender, so none always goes first
+    load main "${CONTENDERS[$(( (round - 1 + i) % 3 ))]}" "$round" "$DURATION"
+  done
+done
+# Peak RSS of the whole life of each server (sign-in, warm-up and every round).
+mapfile -t NGINX_WORKER_PIDS < <(children "${PID[nginx]}")
+mapfile -t EXPRESS_WORKER_PIDS < <(children "${PID[express]}")
+fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"nginx\",\"kib\":$(peak_rss_kib "${PID[nginx]}" "${NGINX_WORKER_PIDS[@]}")}"
+fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"bff\",\"kib\":$(peak_rss_kib "${PID[bff]}")}"
+fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"express\",\"kib\":$(peak_rss_kib "${EXPRESS_WORKER_PIDS[@]}")}"
+# The main contenders are done: stop them so the two runs below have the cores to themselves.
+stop nginx; stop express; stop bff
+
+# (a) Every request carries an access token that is due: refresh_skew (2 h) is longer than the
+# SSO's access-token TTL (1 h), so every session is due from its first request and its tokens
+# stay due after the refresh. wrk keeps sending the original cookies, so each session refreshes
+# once (single flight among its concurrent requests) and is then served from the 30 s grace
+# window. The SSO's counters are reset after the sign-ins, so they count refreshes only.
+log "every access token due: $DUE_SESSIONS sessions, ${DUE_DURATION} s"
+start_bff due "$DUE_PORT" 2h
+sign_in due "$DUE_SESSIONS" "$WORK/due.cookies" > /dev/null
+curl -sf -X POST "$SSO_ORIGIN/__test/reset" > /dev/null
+fact "{\"kind\":\"sessions\",\"scenario\":\"due\",\"count\":$DUE_SESSIONS}"
+URL[due]="http://127.0.0.1:$DUE_PORT/api/data/item"
+export WRK_COOKIES="$WORK/due.cookies" # read by rotate.lua
+run_wrk due bff 1 "$DUE_DURATION" rotate.lua "${URL[due]}"
+REFRESHES=$(curl -sf "$SSO_ORIGIN/__test/stats" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0,"utf8")).token.refresh_token ?? 0)')
+fact "{\"kind\":\"refresh\",\"scenario\":\"due\",\"sessions\":$DUE_SESSIONS,\"calls\":$REFRESHES}"
+log "  SSO refresh calls: $REFRESHES for $DUE_SESSIONS sessions"
+fact "{\"kind\":\"rss\",\"scenario\":\"due\",\"contender\":\"bff\",\"kib\":$(peak_rss_kib "${PID[due]}")}"
+stop due
+
+# (b) 1,000 distinct sessions, a different Cookie header on every request (rotate.lua).
+log "$SESSIONS distinct sessions: signing in, then ${WARMUP} s warm-up and $ROUNDS x ${DURATION} s"
+start_bff many "$MANY_PORT" 60s
+sign_in many "$SESSIONS" "$WORK/many.cookies" > /dev/null
+fact "{\"kind\":\"sessions\",\"scenario\":\"many\",\"count\":$SESSIONS}"
+URL[many]="http://127.0.0.1:$MANY_PORT/api/data/item"
+export WRK_COOKIES="$WORK/many.cookies"
+run_wrk warmup bff-many 0 "$WARMUP" rotate.lua "${URL[many]}"
+for round in $(seq "$ROUNDS"); do run_wrk many bff "$round" "$DURATION" rotate.lua "${URL[many]}"; done
+fact "{\"kind\":\"rss\",\"scenario\":\"many\",\"contender\":\"bff\",\"kib\":$(peak_rss_kib "${PID[many]}")}"
+stop many
+
+node "$HERE/report.mjs" "$FACTS" || { status=$?; log "some runs had errors (wrk output in $WORK/logs/wrk.log)"; exit "$status"; }

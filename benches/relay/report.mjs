@@ -1,0 +1,118 @@
+// Prints the tables of benches/relay.sh from its facts file (JSON lines):
+//   {"kind":"run","scenario":"main"|"warmup"|"due"|"many","contender":"nginx"|"bff"|"express","round":1,"wrk":{...}}
+//   {"kind":"rss","scenario":"main"|"due"|"many","contender":"...","kib":12345,"processes":3}
+//   {"kind":"cookie","contender":"bff"|"express","bytes":1434,"names":["__Host-bff"]}
+//   {"kind":"sessions","scenario":"due"|"many","count":100}
+//   {"kind":"refresh","scenario":"due","sessions":100,"calls":100}
+// Markdown tables (they can go into the README as they are), then the issue's targets.
+// Exit status 2 when any run (warm-ups included) had an error.
+//
+//   node report.mjs facts.jsonl
+
+import * as fs from 'node:fs';
+
+const facts = fs.readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const NAMES = {
+  nginx: 'nginx relaying, no authentication (the ceiling)',
+  bff: 'oidc-bff',
+  express: 'Express + express-openid-connect, 2 workers',
+};
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const rps = (w) => w.requests / (w.duration_us / 1e6);
+const errors = (w) => w.status_errors + w.connect + w.read + w.write + w.timeout;
+const int = (n) => Math.round(n).toLocaleString('en-US');
+const ms = (us) => `${(us / 1000).toFixed(us < 10000 ? 2 : 1)} ms`;
+const mib = (kib) => (kib == null ? '–' : `${(kib / 1024).toFixed(1)} MiB`);
+const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '–');
+const range = (xs, fmt) => (xs.length > 1 ? ` (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})` : '');
+
+const runs = (scenario, contender) => facts.filter((f) => f.kind === 'run' && f.scenario === scenario
+  && (!contender || f.contender === contender));
+const one = (kind, scenario, contender) => facts.find((f) => f.kind === kind
+  && (!scenario || f.scenario === scenario) && (!contender || f.contender === contender));
+
+/** Median figures of a set of runs (null when there are none). */
+function summary(list) {
+  if (list.length === 0) return null;
+  const r = list.map((f) => rps(f.wrk));
+  return {
+    rounds: list.length,
+    rps: median(r),
+    rpsRange: range(r, int),
+    p50: median(list.map((f) => f.wrk.p50_us)),
+    p99: median(list.map((f) => f.wrk.p99_us)),
+    p99Range: range(list.map((f) => f.wrk.p99_us), (us) => (us / 1000).toFixed(1)),
+    errors: list.reduce((n, f) => n + errors(f.wrk), 0),
+    requests: list.reduce((n, f) => n + f.wrk.requests, 0),
+  };
+}
+
+// ---------------------------------------------------------------- the relay table
+const main = Object.fromEntries(['nginx', 'bff', 'express'].map((c) => [c, summary(runs('main', c))]));
+const rounds = Math.max(0, ...Object.values(main).filter(Boolean).map((s) => s.rounds));
+console.log(`\n### One authenticated GET relayed to a static nginx upstream (median of ${rounds} round${rounds === 1 ? '' : 's'}, min–max)\n`);
+console.log('| | requests/s | p50 | p99 | errors | peak RSS | session cookie | × nginx | × express |');
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const [c, s] of Object.entries(main)) {
+  if (!s) continue;
+  const cookie = one('cookie', null, c);
+  const rss = one('rss', 'main', c);
+  console.log(`| ${NAMES[c]} | ${int(s.rps)}${s.rpsRange} | ${ms(s.p50)} | ${ms(s.p99)}${s.p99Range} | `
+    + `${s.errors} | ${mib(rss?.kib)} | ${cookie ? `${int(cookie.bytes)} B` : '–'} | `
+    + `${ratio(s.rps, main.nginx?.rps)} | ${ratio(s.rps, main.express?.rps)} |`);
+}
+console.log('\nerrors: responses >= 400 plus socket errors (connect, read, write, timeout), all rounds. '
+  + 'Peak RSS: VmHWM summed over nginx\'s master and workers, over the Express workers (not the '
+  + 'cluster primary), the one oidc-bff process. Session cookie: the Cookie header value '
+  + '(name=value pairs) each sends.');
+
+// ---------------------------------------------------------------- oidc-bff scenarios
+const due = summary(runs('due'));
+const many = summary(runs('many'));
+if (due || many) {
+  console.log('\n### oidc-bff under two harder loads\n');
+  console.log('| scenario | sessions | requests/s | p50 | p99 | errors | SSO refresh calls | peak RSS |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  const refresh = one('refresh', 'due');
+  if (due) {
+    const flight = refresh && refresh.calls === refresh.sessions ? ' (= sessions)' : ' (**≠ sessions**)';
+    console.log(`| every access token due, refreshed under load | ${refresh?.sessions ?? '?'} | ${int(due.rps)}${due.rpsRange} | `
+      + `${ms(due.p50)} | ${ms(due.p99)} | ${due.errors} | ${refresh ? `${refresh.calls}${flight}` : '?'} | `
+      + `${mib(one('rss', 'due')?.kib)} |`);
+  }
+  if (many) {
+    const n = one('sessions', 'many')?.count;
+    console.log(`| ${n ? int(n) : '?'} distinct sessions, rotated per request | ${n ? int(n) : '?'} | ${int(many.rps)}${many.rpsRange} | `
+      + `${ms(many.p50)} | ${ms(many.p99)}${many.p99Range} | ${many.errors} | – | ${mib(one('rss', 'many')?.kib)} |`);
+  }
+  if (due) {
+    console.log(`\nDue tokens: ${due.requests.toLocaleString('en-US')} requests over ${refresh?.sessions ?? '?'} sessions whose access `
+      + 'token is due on every request; the SSO counted the refresh calls (single flight: one per session, '
+      + 'then the 30 s grace window serves the old cookie).');
+  }
+}
+
+// ---------------------------------------------------------------- targets of issue 10
+if (main.bff) {
+  const targets = [];
+  const t = (what, value, ok) => targets.push(`- ${what}: ${value} — ${ok ? 'met' : '**not met**'}`);
+  if (main.nginx) t('relay throughput ≥ 0.7× nginx', ratio(main.bff.rps, main.nginx.rps), main.bff.rps >= 0.7 * main.nginx.rps);
+  if (main.express) t('relay throughput ≥ 10× express-openid-connect', ratio(main.bff.rps, main.express.rps), main.bff.rps >= 10 * main.express.rps);
+  if (main.nginx) t('p99 ≤ 2× nginx', ratio(main.bff.p99, main.nginx.p99), main.bff.p99 <= 2 * main.nginx.p99);
+  const bffErrors = [main.bff, due, many].filter(Boolean).reduce((n, s) => n + s.errors, 0);
+  t('zero errors (oidc-bff, every scenario)', String(bffErrors), bffErrors === 0);
+  const manyRss = one('rss', 'many')?.kib;
+  if (manyRss != null) t(`peak RSS ≤ 32 MiB with ${int(one('sessions', 'many')?.count ?? 0)} sessions`, mib(manyRss), manyRss <= 32 * 1024);
+  console.log(`\n### Targets of issue 10\n\n${targets.join('\n')}`);
+}
+
+const failed = facts.filter((f) => f.kind === 'run' && errors(f.wrk) > 0);
+for (const f of failed) {
+  console.error(`relay: ${f.scenario} run of ${f.contender} (round ${f.round}) had ${errors(f.wrk)} errors: ${JSON.stringify(f.wrk)}`);
+}
+process.exitCode = failed.length ? 2 : 0;
