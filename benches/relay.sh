@@ -7,6 +7,8 @@
 #   benches/relay.sh --smoke         1 round of 2 s, 20 sessions: keeps the script working (CI)
 #   benches/relay.sh --rounds 5 --duration 10 --warmup 3 --sessions 1000 --due-sessions 100
 #   benches/relay.sh --access-tokens jwt   the SSO issues JWT access tokens (default: opaque)
+#   benches/relay.sh --profile 10    only oidc-bff, 10 s under wrk while `perf record` samples it
+#                                    (cpu-clock); prints the hottest symbols and keeps perf.data
 #
 # What it does:
 #   1. builds the release binary (cargo build --release --locked; BFF_BIN=/path/oidc-bff skips
@@ -47,6 +49,7 @@ cd "$REPO"
 
 # ---------------------------------------------------------------- options
 ROUNDS=3 DURATION=5 WARMUP=2 SESSIONS=1000 DUE_SESSIONS=100 CONNECTIONS=32 SMOKE=0 AT_FORMAT=opaque
+PROFILE=0
 usage() { sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -57,6 +60,7 @@ while [ $# -gt 0 ]; do
     --sessions) SESSIONS=${2:?--sessions needs a value}; shift ;;
     --due-sessions) DUE_SESSIONS=${2:?--due-sessions needs a value}; shift ;;
     --access-tokens) AT_FORMAT=${2:?--access-tokens needs jwt or opaque}; shift ;;
+    --profile) PROFILE=${2:?--profile needs seconds}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "relay: unknown argument $1 (see --help)" >&2; exit 64 ;;
   esac
@@ -337,6 +341,21 @@ wait_http upstream "http://127.0.0.1:$UPSTREAM_PORT/bearer/item" -H 'Authorizati
 start_nginx nginx relay.conf.in "$NGINX_PORT"
 wait_http nginx "http://127.0.0.1:$NGINX_PORT/api/data/item"
 start_bff bff "$BFF_PORT" 60s
+if [ "$PROFILE" -gt 0 ]; then
+  # Where the relay's time goes: one signed-in session under wrk, the BFF sampled by perf.
+  command -v perf >/dev/null || install_debian linux-perf
+  sign_in bff 1 "$WORK/bff.cookies" --verify /api/data/item > /dev/null
+  URL_BFF="http://127.0.0.1:$BFF_PORT/api/data/item"
+  wrk -t1 -c"$CONNECTIONS" -d2s -H "Cookie: $(head -1 "$WORK/bff.cookies")" "$URL_BFF" > /dev/null
+  perf record -e cpu-clock -F 1999 -g -p "${PID[bff]}" -o "$WORK/perf.data" -- sleep "$PROFILE" 2> /dev/null &
+  PERF=$!
+  wrk -t1 -c"$CONNECTIONS" -d"${PROFILE}s" --latency -H "Cookie: $(head -1 "$WORK/bff.cookies")" "$URL_BFF" >&2
+  wait "$PERF" || true
+  perf report -i "$WORK/perf.data" --stdio --no-children --sort symbol 2> /dev/null | grep -v '^#' | grep '%' | head -60
+  KEEP_WORK=1
+  log "perf data kept in $WORK/perf.data"
+  exit 0
+fi
 start_express
 
 describe_machine

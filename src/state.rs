@@ -8,6 +8,7 @@ use crate::oidc::Sso;
 use crate::session::cookie::SessionCookies;
 use crate::session::guard::Guard;
 use crate::session::refresh::Refresher;
+use poem::http::HeaderValue;
 use std::sync::Arc;
 
 /// Everything a handler needs, shared by all requests.
@@ -23,18 +24,19 @@ pub struct AppState {
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Pooled client for upstream APIs.
-    pub upstream: reqwest::Client,
+    pub upstream: crate::relay::upstream::Upstream,
+    /// `X-Forwarded-Proto` and `X-Forwarded-Host` for upstreams, from `server.public_url`.
+    forwarded: (HeaderValue, HeaderValue),
 }
 
 impl AppState {
     /// Builds the state from a validated configuration.
     pub fn new(config: Config) -> anyhow::Result<Self> {
         let sso = Arc::new(Sso::new(config.oidc.clone(), config.server.redirect_uri())?);
-        let upstream = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(std::time::Duration::from_secs(60))
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .build()?;
+        let upstream = crate::relay::upstream::Upstream::new();
+        let public = &config.server.public_url;
+        let (proto, host) = public.split_once("://").unwrap_or(("https", public));
+        let forwarded = (HeaderValue::from_str(proto)?, HeaderValue::from_str(host)?);
         let binding = crate::seal::deployment_binding(&config.oidc.issuer, &config.oidc.client_id);
         Ok(AppState {
             cookies: SessionCookies::new(&config.session, &binding),
@@ -43,7 +45,13 @@ impl AppState {
             refresher: Refresher::default(),
             metrics: Metrics::default(),
             upstream,
+            forwarded,
         })
+    }
+
+    /// The `X-Forwarded-Proto` and `X-Forwarded-Host` values the relay sends.
+    pub fn forwarded_origin(&self) -> (&HeaderValue, &HeaderValue) {
+        (&self.forwarded.0, &self.forwarded.1)
     }
 
     /// The session guard over this state (see [`crate::session::guard`]).

@@ -1,7 +1,7 @@
 //! Opening a sealed, possibly chunked, session: whatever arrives in the `Cookie` header, the
 //! codec answers "a session" or "no session" and never panics, loops or allocates without
 //! bound. The first byte picks what the rest is: a `Cookie` header (the attacker's view), an
-//! opened plaintext (postcard decoding), a DEFLATE stream (the inflater), or a payload that
+//! opened plaintext (postcard decoding), a compressed block (the LZ4 decompressor), or a payload that
 //! must survive a seal and an open unchanged.
 
 #![no_main]
@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = LoginState::from_bytes(rest);
         }
         2 => {
-            if let Some(plain) = seal::inflate_for_fuzzing(rest) {
+            if let Some(plain) = seal::decompress_for_fuzzing(rest) {
                 assert!(plain.len() <= seal::MAX_PLAINTEXT);
             }
         }

@@ -311,7 +311,7 @@ async fn identity(
     state: &AppState,
     cookies: &RequestCookies,
     out: &ResponseCookies,
-) -> Option<Session> {
+) -> Option<Arc<Session>> {
     match state.guard().run(cookies, out, now(), Need::Identity).await {
         SessionState::Active(session) | SessionState::Stale(session, _) => Some(session),
         SessionState::None => {

@@ -81,6 +81,7 @@ impl Default for RawSession {
             idle_timeout: Duration::from_secs(3600),
             refresh_skew: Duration::from_secs(60),
             max_chunks: 4,
+            open_cache: 2048,
         }
     }
 }

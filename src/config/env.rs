@@ -147,6 +147,7 @@ mod tests {
             "oidc.scopes",
             "session.keys",
             "session.max_chunks",
+            "session.open_cache",
             "cors.allowed_origins",
             "roles.claims",
             "roles.userinfo",

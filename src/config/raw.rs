@@ -95,6 +95,7 @@ pub(super) struct RawSession {
     #[serde(with = "humantime_serde")]
     pub(super) refresh_skew: Duration,
     pub(super) max_chunks: usize,
+    pub(super) open_cache: usize,
 }
 
 impl fmt::Debug for RawSession {

@@ -179,6 +179,9 @@ pub struct SessionConfig {
     pub refresh_skew: Duration,
     /// Most cookies one session may span; beyond it login fails with a clear message.
     pub max_chunks: usize,
+    /// Most opened sessions kept in memory, by their exact sealed value, so a cookie is opened
+    /// once rather than on every request; 0 turns the cache off.
+    pub open_cache: usize,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -191,6 +194,7 @@ impl fmt::Debug for SessionConfig {
             .field("idle_timeout", &self.idle_timeout)
             .field("refresh_skew", &self.refresh_skew)
             .field("max_chunks", &self.max_chunks)
+            .field("open_cache", &self.open_cache)
             .finish()
     }
 }

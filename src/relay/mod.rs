@@ -4,6 +4,8 @@
 //! both ways without buffering, so server-sent events reach the browser as the upstream
 //! produces them.
 
+pub mod upstream;
+
 use crate::error::{Error, ErrorKind};
 use crate::routes::{Route, RoutedPath, TokenMode};
 use crate::session::guard::{Need, SessionState};
@@ -14,6 +16,7 @@ use poem::http::{header, HeaderMap, HeaderName, HeaderValue};
 use poem::{Body, Request, Response};
 use std::net::IpAddr;
 use std::time::Duration;
+use upstream::UpstreamBody;
 
 /// Request headers never relayed: those that describe one connection (RFC 9110 §7.6.1), the
 /// browser's credentials, and those a client could use to pose as a proxy or to have the
@@ -85,8 +88,10 @@ pub async fn relay(
         TokenMode::None => None,
         TokenMode::Access => Some(authorize(state, route, &req).await?),
     };
-    let upstream = build_upstream_request(state, url, &mut req, bearer);
-    let result = send(route, upstream).await;
+    let result = match build_upstream_request(state, &url, &mut req, bearer) {
+        Ok(upstream) => send(state, route, upstream).await,
+        Err(error) => Err(error),
+    };
     let status = match &result {
         Ok(response) => response.status().as_u16(),
         Err(error) => error.kind().status().as_u16(),
@@ -100,7 +105,7 @@ pub async fn relay(
 /// Fetch metadata and `Origin` are checked first, before the cookie is even opened, so a
 /// cross-site request learns nothing; then the session (401), the `X-XSRF-TOKEN` header for
 /// unsafe methods (403), and the route's roles (403).
-async fn authorize(state: &AppState, route: &Route, req: &Request) -> Result<String, Error> {
+async fn authorize(state: &AppState, route: &Route, req: &Request) -> Result<HeaderValue, Error> {
     crate::csrf::check_request_origin(&state.config, req.headers())?;
     let (cookies, out) = crate::cookies::of_request(req)?;
     let session = match state.guard().run(cookies, &out, now(), Need::Tokens).await {
@@ -125,54 +130,64 @@ async fn authorize(state: &AppState, route: &Route, req: &Request) -> Result<Str
             ),
         ));
     }
-    Ok(session.access_token.expose())
+    session.access_token.bearer_header().ok_or_else(|| {
+        Error::new(
+            ErrorKind::Internal,
+            "the access token cannot be sent in a header",
+        )
+    })
 }
 
-/// The upstream request, streaming the browser's body.
+/// The upstream request: the browser's headers minus what must not travel, the relay's own
+/// credentials and forwarding headers, and the browser's body, streamed.
 fn build_upstream_request(
     state: &AppState,
-    url: String,
+    url: &str,
     req: &mut Request,
-    bearer: Option<String>,
-) -> reqwest::RequestBuilder {
-    let mut headers = HeaderMap::with_capacity(req.headers().len() + 4);
-    let connection_listed = listed_in_connection(req.headers());
-    for (name, value) in req.headers() {
-        if !dropped_request_header(name) && !connection_listed.contains(name) {
-            headers.append(name.clone(), value.clone());
-        }
-    }
-    if let Some(token) = bearer {
-        if let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}")) {
-            headers.insert(header::AUTHORIZATION, value);
-        }
-    }
+    bearer: Option<HeaderValue>,
+) -> Result<hyper::Request<UpstreamBody>, Error> {
+    let uri: hyper::Uri = url.parse().map_err(|e| {
+        Error::new(ErrorKind::BadRequest, "the path cannot be relayed").with_source(e)
+    })?;
     let peer = req.remote_addr().as_socket_addr().map(|addr| addr.ip());
-    let incoming = req
-        .headers()
+    let mut headers = std::mem::take(req.headers_mut());
+    let incoming = headers
         .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
-    let forwarded_for = forwarded_for(&state.config.server.trusted_proxies, peer, incoming);
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    strip_request_headers(&mut headers);
+    if let Some(bearer) = bearer {
+        headers.insert(header::AUTHORIZATION, bearer);
+    }
+    let forwarded_for = forwarded_for(
+        &state.config.server.trusted_proxies,
+        peer,
+        incoming.as_deref(),
+    );
     if let Some(value) = forwarded_for.and_then(|v| HeaderValue::from_str(&v).ok()) {
         headers.insert("x-forwarded-for", value);
     }
-    let public = &state.config.server.public_url;
-    let (proto, host) = public.split_once("://").unwrap_or(("https", public));
-    if let Ok(value) = HeaderValue::from_str(proto) {
-        headers.insert("x-forwarded-proto", value);
-    }
-    if let Ok(value) = HeaderValue::from_str(host) {
-        headers.insert("x-forwarded-host", value);
-    }
-    let body = req.take_body();
-    let request = state
-        .upstream
-        .request(req.method().clone(), url)
-        .headers(headers);
-    if body.is_empty() {
-        request
-    } else {
-        request.body(reqwest::Body::wrap_stream(body.into_bytes_stream()))
+    let (proto, host) = state.forwarded_origin();
+    headers.insert("x-forwarded-proto", proto.clone());
+    headers.insert("x-forwarded-host", host.clone());
+    let mut request = hyper::Request::new(UpstreamBody::from(req.take_body()));
+    *request.method_mut() = req.method().clone();
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    Ok(request)
+}
+
+/// Removes from the browser's headers everything [`dropped_request_header`] names and what
+/// its `Connection` header marks as hop-by-hop.
+fn strip_request_headers(headers: &mut HeaderMap) {
+    let connection_listed = listed_in_connection(headers);
+    let dropped: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| dropped_request_header(name) || connection_listed.contains(name))
+        .cloned()
+        .collect();
+    for name in dropped {
+        headers.remove(name);
     }
 }
 
@@ -212,8 +227,12 @@ fn listed_in_connection(headers: &HeaderMap) -> Vec<HeaderName> {
 /// bounds each pause of the body, so a stream that keeps producing (a chat answer) may run
 /// longer, but one that stalls ends.
 #[tracing::instrument(name = "upstream", skip_all)]
-async fn send(route: &Route, request: reqwest::RequestBuilder) -> Result<Response, Error> {
-    let upstream = match tokio::time::timeout(route.timeout, request.send()).await {
+async fn send(
+    state: &AppState,
+    route: &Route,
+    request: hyper::Request<UpstreamBody>,
+) -> Result<Response, Error> {
+    let upstream = match tokio::time::timeout(route.timeout, state.upstream.send(request)).await {
         Err(_) => {
             return Err(Error::new(
                 ErrorKind::UpstreamTimeout,
@@ -223,44 +242,52 @@ async fn send(route: &Route, request: reqwest::RequestBuilder) -> Result<Respons
                 ),
             ))
         }
+        // The client's errors name no URL (the path and query never reach the log).
         Ok(Err(error)) => {
-            // reqwest's message names the URL, query included: never log it.
-            let error = error.without_url();
             return Err(Error::new(
                 ErrorKind::UpstreamUnreachable,
                 "the API could not be reached",
             )
-            .with_source(anyhow::anyhow!("{}: {error}", route.prefix)));
+            .with_source(anyhow::anyhow!("{}: {error:#}", route.prefix)))
         }
         Ok(Ok(upstream)) => upstream,
     };
-    let mut response = Response::builder().status(upstream.status());
-    let connection_listed = listed_in_connection(upstream.headers());
-    for (name, value) in upstream.headers() {
-        if !dropped_response_header(name) && !connection_listed.contains(name) {
-            response = response.header(name.clone(), value.clone());
-        }
+    let (mut parts, body) = upstream.into_parts();
+    let connection_listed = listed_in_connection(&parts.headers);
+    let dropped: Vec<HeaderName> = parts
+        .headers
+        .keys()
+        .filter(|name| dropped_response_header(name) || connection_listed.contains(name))
+        .cloned()
+        .collect();
+    for name in dropped {
+        parts.headers.remove(name);
     }
-    let stream = with_idle_timeout(upstream.bytes_stream(), route.idle_timeout);
-    Ok(response.body(Body::from_bytes_stream(stream)))
+    let stream = with_idle_timeout(
+        http_body_util::BodyDataStream::new(body),
+        route.idle_timeout,
+    );
+    let mut response = Response::builder()
+        .status(parts.status)
+        .body(Body::from_bytes_stream(stream));
+    *response.headers_mut() = parts.headers;
+    Ok(response)
 }
 
 /// Ends `stream` with an error when no piece arrives for `idle`.
-fn with_idle_timeout<S>(
+fn with_idle_timeout<S, E>(
     stream: S,
     idle: Duration,
 ) -> impl Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static
 where
-    S: Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
+    S: Stream<Item = Result<bytes::Bytes, E>> + Send + 'static,
+    E: std::fmt::Display,
 {
     futures_util::stream::unfold(Some(Box::pin(stream)), move |stream| async move {
         let mut stream = stream?;
         match tokio::time::timeout(idle, stream.next()).await {
             Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(stream))),
-            Ok(Some(Err(error))) => Some((
-                Err(std::io::Error::other(error.without_url().to_string())),
-                None,
-            )),
+            Ok(Some(Err(error))) => Some((Err(std::io::Error::other(error.to_string())), None)),
             Ok(None) => None,
             Err(_) => {
                 tracing::warn!("the API's answer stalled; ending the stream");

@@ -7,6 +7,7 @@ use crate::config::{SameSite, SessionConfig};
 use crate::cookies::{CookieAttributes, RequestCookies, ResponseCookies};
 use crate::oidc::callback::FLOW_LIFETIME;
 use crate::seal::{self, ChunkError, KeyRing};
+use std::sync::Arc;
 /// Most sign-in flows (login cookies) a browser keeps at once: enough for a few tabs signing in
 /// together, few enough that abandoned ones cannot grow the `Cookie` header without bound.
 pub const MAX_LOGIN_FLOWS: usize = 4;
@@ -19,8 +20,8 @@ pub enum SessionRead {
     /// Cookies present that do not open (tampered, truncated, unknown key, other schema):
     /// treated as no session, and cleared.
     Invalid(&'static str),
-    /// A session.
-    Valid(Box<Session>),
+    /// A session (shared with the cache of opened sessions).
+    Valid(Arc<Session>),
 }
 
 /// The session is too large for the configured number of cookies.
@@ -36,6 +37,8 @@ pub struct SessionTooLarge {
 /// Reads and writes the service's cookies.
 pub struct SessionCookies {
     ring: KeyRing,
+    /// Sessions already opened, by their exact sealed value (see [`SessionCookies::read`]).
+    opened: Option<quick_cache::sync::Cache<String, Arc<Session>>>,
     name: String,
     login_prefix: String,
     same_site: &'static str,
@@ -57,6 +60,8 @@ impl SessionCookies {
     pub fn new(config: &SessionConfig, binding: &[u8]) -> Self {
         SessionCookies {
             ring: KeyRing::new(&config.keys, binding),
+            opened: (config.open_cache > 0)
+                .then(|| quick_cache::sync::Cache::new(config.open_cache)),
             login_prefix: format!("{}-login-", config.cookie_name),
             name: config.cookie_name.clone(),
             same_site: match config.same_site {
@@ -83,22 +88,44 @@ impl SessionCookies {
     }
 
     /// Opens the session from the request's cookies.
+    ///
+    /// A sealed value is opened once: the result is kept in a bounded cache keyed by the
+    /// exact value (hashed with a per-process random key, compared in full), so only the
+    /// very same cookie hits; a hit is the session as sealed, and every lifetime rule is still
+    /// evaluated on it by the guard, request after request.
     pub fn read(&self, cookies: &RequestCookies) -> SessionRead {
         let sealed = match seal::reassemble(&self.name, cookies.iter(), self.max_chunks) {
             Ok(sealed) => sealed,
             Err(ChunkError::Absent) => return SessionRead::Absent,
             Err(ChunkError::Inconsistent) => return SessionRead::Invalid("inconsistent chunks"),
         };
-        match self.ring.open(&self.name, &sealed) {
+        if let Some(session) = self.opened.as_ref().and_then(|c| c.get(sealed.as_ref())) {
+            return SessionRead::Valid(session);
+        }
+        let session = match self.ring.open(&self.name, &sealed) {
             Ok(bytes) => match Session::from_bytes(&bytes) {
-                Some(session) => SessionRead::Valid(Box::new(session)),
-                None => SessionRead::Invalid("unreadable payload"),
+                Some(session) => Arc::new(session),
+                None => return SessionRead::Invalid("unreadable payload"),
             },
-            Err(seal::OpenError::Malformed) => SessionRead::Invalid("malformed"),
-            Err(seal::OpenError::UnknownVersion) => SessionRead::Invalid("unknown version"),
-            Err(seal::OpenError::UnknownKey) => SessionRead::Invalid("unknown key"),
-            Err(seal::OpenError::Forged) => SessionRead::Invalid("forged or damaged"),
-            Err(seal::OpenError::Corrupt) => SessionRead::Invalid("corrupt"),
+            Err(seal::OpenError::Malformed) => return SessionRead::Invalid("malformed"),
+            Err(seal::OpenError::UnknownVersion) => return SessionRead::Invalid("unknown version"),
+            Err(seal::OpenError::UnknownKey) => return SessionRead::Invalid("unknown key"),
+            Err(seal::OpenError::Forged) => return SessionRead::Invalid("forged or damaged"),
+            Err(seal::OpenError::Corrupt) => return SessionRead::Invalid("corrupt"),
+        };
+        if let Some(cache) = &self.opened {
+            cache.insert(sealed.into_owned(), session.clone());
+        }
+        SessionRead::Valid(session)
+    }
+
+    /// Forgets the opened session of these cookies (it ended: the cookie is being cleared).
+    pub fn forget(&self, cookies: &RequestCookies) {
+        if let (Some(cache), Ok(sealed)) = (
+            &self.opened,
+            seal::reassemble(&self.name, cookies.iter(), self.max_chunks),
+        ) {
+            cache.remove(sealed.as_ref());
         }
     }
 
@@ -123,6 +150,10 @@ impl SessionCookies {
             .map_err(|_| too_large(payload.len()))?;
         let chunks =
             seal::chunk(&self.name, &sealed, self.max_chunks).ok_or(too_large(sealed.len()))?;
+        if let Some(cache) = &self.opened {
+            // The browser's next request carries this value: it need not be opened again.
+            cache.insert(sealed, Arc::new(session.clone()));
+        }
         let max_age = Some(session.login_at + self.lifetime - now);
         for (name, value) in &chunks {
             out.set(name, value, self.session_attributes(max_age));
@@ -163,8 +194,10 @@ impl SessionCookies {
         );
     }
 
-    /// Expires every session cookie and chunk the request carried, and the CSRF cookie.
+    /// Expires every session cookie and chunk the request carried, and the CSRF cookie; the
+    /// session they held is over, so it leaves the cache of opened sessions too.
     pub fn clear(&self, request: &RequestCookies, out: &ResponseCookies) {
+        self.forget(request);
         let mut cleared = false;
         for (name, _) in request.iter() {
             if self.is_session_cookie(name) {

@@ -36,9 +36,9 @@ pub enum SessionState {
     /// No (usable) session; any bad or ended cookie has been cleared.
     None,
     /// A session with tokens fit to use.
-    Active(Session),
+    Active(Arc<Session>),
     /// A session whose refresh failed transiently: kept, but its access token is due.
-    Stale(Session, Error),
+    Stale(Arc<Session>, Error),
 }
 
 /// Everything the guard consults; borrowed from the application state for one request.
@@ -60,11 +60,11 @@ pub struct Guard<'a> {
 /// The result of the refresh phase.
 enum Refreshed {
     /// Tokens fit to use; `true` when they are new.
-    Fresh(Session, bool),
+    Fresh(Arc<Session>, bool),
     /// The SSO refused the refresh token: the session is over.
     Ended,
     /// The SSO could not be asked: keep the session as it is.
-    Stale(Session, Error),
+    Stale(Arc<Session>, Error),
 }
 
 impl Guard<'_> {
@@ -100,7 +100,7 @@ impl Guard<'_> {
     }
 
     /// Phase 1: the sealed cookie, or nothing. A cookie that does not open is cleared.
-    fn open(&self, request: &RequestCookies, out: &ResponseCookies) -> Option<Session> {
+    fn open(&self, request: &RequestCookies, out: &ResponseCookies) -> Option<Arc<Session>> {
         match self.cookies.read(request) {
             SessionRead::Absent => None,
             SessionRead::Invalid(reason) => {
@@ -109,7 +109,7 @@ impl Guard<'_> {
                 self.cookies.clear(request, out);
                 None
             }
-            SessionRead::Valid(session) => Some(*session),
+            SessionRead::Valid(session) => Some(session),
         }
     }
 
@@ -120,7 +120,7 @@ impl Guard<'_> {
 
     /// Phase 3: new tokens when the access token is within `refresh_skew` of expiry. Without a
     /// refresh token the session lasts as long as its access token.
-    async fn refresh_if_due(&self, session: Session, now: i64) -> Refreshed {
+    async fn refresh_if_due(&self, session: Arc<Session>, now: i64) -> Refreshed {
         if !session.access_token_due(now, self.rules.refresh_skew) {
             return Refreshed::Fresh(session, false);
         }
@@ -146,10 +146,10 @@ impl Guard<'_> {
             .await;
         self.metrics.refresh(refresh_label(&joined.outcome));
         match joined.outcome {
-            Ok(tokens) => Refreshed::Fresh(
-                Session::from_tokens(Some(&session), &tokens, self.roles, now),
-                true,
-            ),
+            Ok(tokens) => {
+                let renewed = Session::from_tokens(Some(&session), &tokens, self.roles, now);
+                Refreshed::Fresh(Arc::new(renewed), true)
+            }
             Err(error) if error.kind() == ErrorKind::GrantRefused => {
                 tracing::info!(error = %error, "refresh refused by the SSO; session over");
                 Refreshed::Ended
@@ -168,7 +168,7 @@ impl Guard<'_> {
     /// move (at most once a minute, so most requests write nothing).
     fn slide_and_write(
         &self,
-        mut session: Session,
+        session: Arc<Session>,
         changed: bool,
         request: &RequestCookies,
         out: &ResponseCookies,
@@ -177,13 +177,14 @@ impl Guard<'_> {
         if !changed && now - session.last_seen < SLIDE_INTERVAL_SECS {
             return SessionState::Active(session);
         }
+        let mut session = Arc::unwrap_or_clone(session);
         session.last_seen = now;
         if let Err(error) = self.cookies.write(request, out, &session, now) {
             tracing::error!(error = %error, "refreshed session does not fit the cookie ceiling; session over");
             self.cookies.clear(request, out);
             return SessionState::None;
         }
-        SessionState::Active(session)
+        SessionState::Active(Arc::new(session))
     }
 }
 

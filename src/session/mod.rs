@@ -104,6 +104,43 @@ impl CompactToken {
         }
     }
 
+    /// `Bearer <token>` as a header value, built without an intermediate string (the relay
+    /// sends it on every request). `None` only for a token with bytes a header cannot carry.
+    pub fn bearer_header(&self) -> Option<poem::http::HeaderValue> {
+        let mut value = bytes::BytesMut::with_capacity(self.text_len() + 7);
+        value.extend_from_slice(b"Bearer ");
+        match self {
+            CompactToken::Jwt {
+                header,
+                payload,
+                signature,
+            } => {
+                let mut text = String::with_capacity(self.text_len());
+                for (i, part) in [header, payload, signature].into_iter().enumerate() {
+                    if i > 0 {
+                        text.push('.');
+                    }
+                    URL_SAFE_NO_PAD.encode_string(part, &mut text);
+                }
+                value.extend_from_slice(text.as_bytes());
+            }
+            CompactToken::Opaque(text) => value.extend_from_slice(text.as_bytes()),
+        }
+        poem::http::HeaderValue::from_maybe_shared(value.freeze()).ok()
+    }
+
+    /// The length of the token's text.
+    fn text_len(&self) -> usize {
+        match self {
+            CompactToken::Jwt {
+                header,
+                payload,
+                signature,
+            } => (header.len() + payload.len() + signature.len()).div_ceil(3) * 4 + 2,
+            CompactToken::Opaque(text) => text.len(),
+        }
+    }
+
     /// The JSON claims of a JWT (unverified: only call on tokens verified when received, or
     /// where the claims are advisory, like an access token's roles).
     pub fn jwt_claims(&self) -> Option<serde_json::Map<String, serde_json::Value>> {

@@ -11,6 +11,7 @@ mod leaks;
 mod listener;
 mod login;
 mod logout;
+mod open_cache;
 mod refresh;
 mod relay;
 mod relay_paths;

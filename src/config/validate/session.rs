@@ -17,6 +17,7 @@ pub(super) fn validate_session(raw: RawSession) -> Result<SessionConfig, ConfigE
         idle_timeout,
         refresh_skew,
         max_chunks,
+        open_cache,
     } = raw;
     let keys = session_keys(keys, keys_file)?;
     if cookie_name.is_empty()
@@ -51,6 +52,7 @@ pub(super) fn validate_session(raw: RawSession) -> Result<SessionConfig, ConfigE
         idle_timeout,
         refresh_skew,
         max_chunks,
+        open_cache,
     })
 }
 

@@ -3,15 +3,16 @@
 //!
 //! Format v2, then base64url without padding:
 //! `version (1) ‖ key id (4) ‖ nonce (24) ‖ ciphertext ‖ tag (16)`, where the plaintext is the
-//! raw-DEFLATE compression of the payload and the associated data is
+//! payload compressed by [`compression`] (LZ4 with a built-in dictionary) and the associated
+//! data is
 //! `version ‖ deployment binding ‖ cookie name`. The binding names the SSO and the client
 //! (issuer and client id), so a value cannot be moved from one cookie to another, reinterpreted
 //! under another version, or opened by another deployment that happens to share the key.
 //! XChaCha20's 192-bit random nonce needs no nonce bookkeeping across replicas.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+pub mod compression;
+
+use chacha20poly1305::aead::{AeadCore, AeadInPlace, KeyInit, OsRng};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -44,7 +45,7 @@ pub enum OpenError {
     /// Authentication failed: tampered, truncated, or sealed for another cookie name.
     #[error("forged or damaged")]
     Forged,
-    /// Opened, but the plaintext does not inflate (or inflates beyond [`MAX_PLAINTEXT`]).
+    /// Opened, but the plaintext does not decompress (or would exceed [`MAX_PLAINTEXT`]).
     #[error("corrupt payload")]
     Corrupt,
 }
@@ -113,31 +114,27 @@ impl KeyRing {
         }
     }
 
-    /// Compresses and seals `payload` for the cookie called `name`.
+    /// Compresses and seals `payload` for the cookie called `name` (encrypting in place in
+    /// the output buffer).
     pub fn seal(&self, name: &str, payload: &[u8]) -> Result<String, TooLarge> {
         if payload.len() > MAX_PLAINTEXT {
             return Err(TooLarge);
         }
         let key = &self.keys[0];
-        let compressed = deflate(payload);
+        let compressed = compression::compress(payload);
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let aad = self.associated_data(name);
-        let ciphertext = key
-            .cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: &compressed,
-                    aad: &aad,
-                },
-            )
-            .unwrap_or_else(|_| unreachable!("XChaCha20-Poly1305 encryption cannot fail"));
-        let mut out = Vec::with_capacity(HEADER_LEN + ciphertext.len());
+        let mut out = Vec::with_capacity(HEADER_LEN + compressed.len() + TAG_LEN);
         out.push(VERSION);
         out.extend_from_slice(&key.id);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ciphertext);
-        Ok(URL_SAFE_NO_PAD.encode(out))
+        out.extend_from_slice(&compressed);
+        let tag = key
+            .cipher
+            .encrypt_in_place_detached(&nonce, &aad, &mut out[HEADER_LEN..])
+            .unwrap_or_else(|_| unreachable!("XChaCha20-Poly1305 encryption cannot fail"));
+        out.extend_from_slice(&tag);
+        Ok(base64_simd::URL_SAFE_NO_PAD.encode_to_string(out))
     }
 
     fn associated_data(&self, name: &str) -> Vec<u8> {
@@ -147,10 +144,11 @@ impl KeyRing {
         aad
     }
 
-    /// Opens a value sealed by [`KeyRing::seal`] for the cookie called `name`.
+    /// Opens a value sealed by [`KeyRing::seal`] for the cookie called `name`. Decrypts in
+    /// place in the decoded buffer (the tag is checked before anything is decrypted).
     pub fn open(&self, name: &str, sealed: &str) -> Result<Vec<u8>, OpenError> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(sealed)
+        let mut bytes = base64_simd::URL_SAFE_NO_PAD
+            .decode_to_vec(sealed)
             .map_err(|_| OpenError::Malformed)?;
         if bytes.len() < HEADER_LEN + TAG_LEN {
             return Err(OpenError::Malformed);
@@ -158,20 +156,21 @@ impl KeyRing {
         if bytes[0] != VERSION {
             return Err(OpenError::UnknownVersion);
         }
-        let id = &bytes[1..1 + KEY_ID_LEN];
-        let nonce = XNonce::from_slice(&bytes[1 + KEY_ID_LEN..HEADER_LEN]);
         let aad = self.associated_data(name);
+        let (header, body) = bytes.split_at_mut(HEADER_LEN);
+        let (ciphertext, tag) = body.split_at_mut(body.len() - TAG_LEN);
+        let id = &header[1..1 + KEY_ID_LEN];
+        let nonce = XNonce::from_slice(&header[1 + KEY_ID_LEN..]);
         let mut known_id = false;
         for key in self.keys.iter().filter(|k| k.id == id) {
             known_id = true;
-            if let Ok(compressed) = key.cipher.decrypt(
-                nonce,
-                Payload {
-                    msg: &bytes[HEADER_LEN..],
-                    aad: &aad,
-                },
-            ) {
-                return inflate(&compressed);
+            let tag = chacha20poly1305::Tag::from_slice(tag);
+            if key
+                .cipher
+                .decrypt_in_place_detached(nonce, &aad, ciphertext, tag)
+                .is_ok()
+            {
+                return compression::decompress(ciphertext).ok_or(OpenError::Corrupt);
             }
         }
         Err(if known_id {
@@ -215,84 +214,11 @@ pub fn deployment_binding(issuer: &str, client_id: &str) -> Vec<u8> {
     binding
 }
 
-thread_local! {
-    /// DEFLATE's state is large and costly to set up; each thread keeps one and resets it.
-    static COMPRESSOR: std::cell::RefCell<flate2::Compress> =
-        std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::default(), false));
-}
-
-fn deflate(payload: &[u8]) -> Vec<u8> {
-    COMPRESSOR.with(|compressor| {
-        let mut compressor = compressor.borrow_mut();
-        compressor.reset();
-        let mut out = Vec::with_capacity(payload.len() + 64);
-        loop {
-            let consumed = compressor.total_in() as usize;
-            match compressor.compress_vec(
-                &payload[consumed..],
-                &mut out,
-                flate2::FlushCompress::Finish,
-            ) {
-                Ok(flate2::Status::StreamEnd) => return out,
-                Ok(_) => out.reserve(out.capacity().max(64)),
-                // Compressing from memory into memory has no failure mode; stay total anyway.
-                Err(_) => return Vec::new(),
-            }
-        }
-    })
-}
-
-thread_local! {
-    static DECOMPRESSOR: std::cell::RefCell<flate2::Decompress> =
-        std::cell::RefCell::new(flate2::Decompress::new(false));
-}
-
-/// Inflates `compressed`, whatever its ratio, up to [`MAX_PLAINTEXT`] bytes. Each round
-/// either consumes input, produces output or ends: a round that does neither means the input
-/// is truncated, so the loop cannot spin.
-fn inflate(compressed: &[u8]) -> Result<Vec<u8>, OpenError> {
-    DECOMPRESSOR.with(|decompressor| {
-        let mut decompressor = decompressor.borrow_mut();
-        decompressor.reset(false);
-        let mut out = Vec::with_capacity((compressed.len() * 4).clamp(256, MAX_PLAINTEXT));
-        loop {
-            if out.len() == out.capacity() {
-                if out.len() >= MAX_PLAINTEXT {
-                    return Err(OpenError::Corrupt);
-                }
-                let more = out.len().min(MAX_PLAINTEXT - out.len());
-                out.reserve_exact(more);
-            }
-            let (before_in, before_out) = (decompressor.total_in(), decompressor.total_out());
-            let consumed = before_in as usize;
-            let status = decompressor
-                .decompress_vec(
-                    &compressed[consumed..],
-                    &mut out,
-                    flate2::FlushDecompress::None,
-                )
-                .map_err(|_| OpenError::Corrupt)?;
-            if status == flate2::Status::StreamEnd {
-                return if decompressor.total_in() as usize == compressed.len() {
-                    Ok(out)
-                } else {
-                    Err(OpenError::Corrupt) // trailing bytes after the stream
-                };
-            }
-            let progressed =
-                decompressor.total_in() != before_in || decompressor.total_out() != before_out;
-            if !progressed && out.len() < out.capacity() {
-                return Err(OpenError::Corrupt);
-            }
-        }
-    })
-}
-
-/// The inflater on arbitrary bytes, for the fuzzer (`cargo fuzz` builds with `--cfg fuzzing`):
-/// outside it, only authenticated plaintext reaches [`inflate`].
+/// The decompressor on arbitrary bytes, for the fuzzer (`cargo fuzz` builds with
+/// `--cfg fuzzing`): outside it, only authenticated plaintext reaches it.
 #[cfg(fuzzing)]
-pub fn inflate_for_fuzzing(compressed: &[u8]) -> Option<Vec<u8>> {
-    inflate(compressed).ok()
+pub fn decompress_for_fuzzing(plaintext: &[u8]) -> Option<Vec<u8>> {
+    compression::decompress(plaintext)
 }
 
 /// Browsers keep at least 4096 bytes of name and value per cookie; we stay under 4000 so the
@@ -342,13 +268,13 @@ pub enum ChunkError {
 }
 
 /// Reassembles the sealed value of cookie `base` from a request's cookies, given as
-/// `(name, value)` pairs. A missing middle chunk or an extra chunk is inconsistent; a missing
+/// `(name, value)` pairs; borrowed when it is one cookie, the common case. A missing middle chunk or an extra chunk is inconsistent; a missing
 /// last chunk is caught by the seal's tag when the value is opened.
 pub fn reassemble<'a>(
     base: &str,
     cookies: impl IntoIterator<Item = (&'a str, &'a str)>,
     max_chunks: usize,
-) -> Result<String, ChunkError> {
+) -> Result<std::borrow::Cow<'a, str>, ChunkError> {
     let mut whole = None;
     let mut parts: Vec<Option<&str>> = Vec::new();
     for (name, value) in cookies {
@@ -374,12 +300,12 @@ pub fn reassemble<'a>(
     }
     match (whole, parts.is_empty()) {
         (None, true) => Err(ChunkError::Absent),
-        (Some(value), true) => Ok(value.to_string()),
+        (Some(value), true) => Ok(std::borrow::Cow::Borrowed(value)),
         (Some(_), false) => Err(ChunkError::Inconsistent),
         (None, false) => parts
             .into_iter()
             .collect::<Option<Vec<&str>>>()
-            .map(|parts| parts.concat())
+            .map(|parts| std::borrow::Cow::Owned(parts.concat()))
             .ok_or(ChunkError::Inconsistent),
     }
 }
@@ -387,6 +313,9 @@ pub fn reassemble<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use chacha20poly1305::aead::{Aead, Payload};
     use proptest::prelude::*;
 
     const K1: [u8; 32] = [1; 32];
@@ -599,10 +528,11 @@ mod tests {
     }
 
     #[test]
-    fn a_bomb_sealed_by_someone_with_the_key_is_refused_not_inflated() {
-        // A valid seal of a deflate stream that inflates past the bound must be refused.
+    fn a_bomb_sealed_by_someone_with_the_key_is_refused_not_decompressed() {
+        // A valid seal of a block that claims more than the bound must be refused.
         let ring = KeyRing::new(&[K1], B);
-        let bomb = deflate(&vec![0u8; MAX_PLAINTEXT * 4]);
+        let mut bomb = ((MAX_PLAINTEXT * 4) as u32).to_le_bytes().to_vec();
+        bomb.extend_from_slice(&lz4_flex::block::compress(&vec![0u8; MAX_PLAINTEXT * 4]));
         let key = &ring.keys[0];
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let aad = ring.associated_data("n");
