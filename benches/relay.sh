@@ -7,6 +7,8 @@
 #   benches/relay.sh --smoke         1 round of 2 s, 20 sessions: keeps the script working (CI)
 #   benches/relay.sh --rounds 5 --duration 10 --warmup 3 --sessions 1000 --due-sessions 100
 #   benches/relay.sh --access-tokens jwt   the SSO issues JWT access tokens (default: opaque)
+#   benches/relay.sh --baseline /path/to/older/oidc-bff   also measures that binary (the state
+#                                    before the current work) as the contender "baseline"
 #   benches/relay.sh --profile 10    only oidc-bff, 10 s under wrk while `perf record` samples it
 #                                    (cpu-clock); prints the hottest symbols and keeps perf.data
 #
@@ -18,25 +20,32 @@
 #   2. starts the test SSO (tests/sso, oidc-provider), nginx serving one small JSON file (the
 #      static upstream), nginx relaying to it, oidc-bff relaying to it (a [[routes]] entry with
 #      token = "access") and the Express peer (benches/relay/express-app.mjs, 2 workers);
-#      oidc-bff and Express are both clients of the same SSO;
-#   3. signs in to oidc-bff and to Express (benches/relay/signin.mjs drives the redirects and
-#      the SSO's scripted login) and prints each session cookie's size;
+#      oidc-bff and Express are both clients of the same SSO; with --baseline (or
+#      BFF_BASELINE_BIN) a second oidc-bff from that binary, same configuration, own port and
+#      session key, signed in through the same SSO client;
+#   3. signs in to oidc-bff, Express (and the baseline) (benches/relay/signin.mjs drives the
+#      redirects and the SSO's scripted login), prints each session cookie's size and checks
+#      that GET /api/session with the oidc-bff cookies answers 200 {"authenticated":true,...};
 #   4. warms each contender up, then runs `wrk -t1 -c32 -d<s>s --latency` against them in
-#      alternating order (each round starts with the next contender) and prints requests/s
-#      (median, min–max), p50/p99, errors, peak RSS (VmHWM), cookie bytes and the ratios;
+#      alternating order (each round starts with the next contender); in each round, after the
+#      relay runs, the same wrk against GET /api/session of oidc-bff (and the baseline) with the
+#      same cookie, alternating too. Prints requests/s (median, min–max), p50/p99, errors, peak
+#      RSS (VmHWM), cookie bytes and the ratios (× nginx, × express, × baseline); the sessions
+#      are checked again after the rounds;
 #   5. two more oidc-bff runs, each against a fresh process: (a) every session's access token
 #      due (session.refresh_skew longer than the SSO's access-token TTL), counting the SSO's
 #      refresh calls against the number of sessions; (b) 1,000 distinct sessions, wrk rotating
 #      the Cookie header over them (benches/relay/rotate.lua).
 # Output: progress on stderr; on stdout a Markdown report (machine, versions, the tables and
 # issue 10's targets) that can go into the README as it is.
-# Exit status: non-zero when a contender did not start, a sign-in failed or any run (warm-ups
-# included) had an error. Everything it starts is stopped on exit; its files (configs, logs,
+# Exit status: non-zero when a contender did not start, a sign-in or a /api/session check failed
+# or any run (warm-ups included) had an error (a status >= 400 or a socket error). Everything it starts is stopped on exit; its files (configs, logs,
 # cookies, wrk's full output in logs/wrk.log) live in a mktemp directory, kept when the run
 # fails or KEEP_WORK=1.
 #
-# Environment: BFF_BIN (use this oidc-bff binary, no build), CARGO_TARGET_DIR (default
-# ~/.cache/oidc-bff/target, as scripts/loadtest.sh), KEEP_WORK=1, TMPDIR.
+# Environment: BFF_BIN (use this oidc-bff binary, no build), BFF_BASELINE_BIN (as --baseline;
+# the option wins), CARGO_TARGET_DIR (default ~/.cache/oidc-bff/target, as
+# scripts/loadtest.sh), KEEP_WORK=1, TMPDIR.
 #
 # wrk, the three servers, the upstream and the SSO all share this machine's cores: compare the
 # contenders within one run, not across machines or runs (see the header the report prints).
@@ -49,7 +58,7 @@ cd "$REPO"
 
 # ---------------------------------------------------------------- options
 ROUNDS=3 DURATION=5 WARMUP=2 SESSIONS=1000 DUE_SESSIONS=100 CONNECTIONS=32 SMOKE=0 AT_FORMAT=opaque
-PROFILE=0
+PROFILE=0 BASELINE=""
 usage() { sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -61,6 +70,7 @@ while [ $# -gt 0 ]; do
     --due-sessions) DUE_SESSIONS=${2:?--due-sessions needs a value}; shift ;;
     --access-tokens) AT_FORMAT=${2:?--access-tokens needs jwt or opaque}; shift ;;
     --profile) PROFILE=${2:?--profile needs seconds}; shift ;;
+    --baseline) BASELINE=${2:?--baseline needs the path of an oidc-bff binary}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "relay: unknown argument $1 (see --help)" >&2; exit 64 ;;
   esac
@@ -78,6 +88,7 @@ LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg) # other work on the machine skews every
 
 # Our own override, then no stray BFF_* variable may reach the BFF processes.
 BIN=${BFF_BIN:-}
+BASELINE=${BASELINE:-${BFF_BASELINE_BIN:-}}
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^BFF_' || true)
 
 log() { echo "relay: $*" >&2; }
@@ -116,6 +127,7 @@ prerequisites() {
     BUILT="binary $BIN (BFF_BIN)"
   fi
   [ -x "$BIN" ] || die "no oidc-bff binary at $BIN"
+  [ -z "$BASELINE" ] || [ -x "$BASELINE" ] || die "no oidc-bff binary at $BASELINE (--baseline)"
   npm_ci_if_stale "$REPO/tests/sso"
   npm_ci_if_stale "$HERE"
 }
@@ -206,6 +218,8 @@ peak_rss_kib() {
 # ---------------------------------------------------------------- the services
 start_sso() {
   local bff_uris="\"http://127.0.0.1:$BFF_PORT/api/callback\",\"http://127.0.0.1:$DUE_PORT/api/callback\",\"http://127.0.0.1:$MANY_PORT/api/callback\""
+  # The baseline is one more process of the same client (bench-bff), on its own port.
+  [ -n "$BASELINE" ] && bff_uris+=",\"http://127.0.0.1:$BASELINE_PORT/api/callback\""
   local clients="[
     {\"client_id\":\"bench-bff\",\"client_secret\":\"bench-bff-secret\",\"redirect_uris\":[$bff_uris],
      \"token_endpoint_auth_method\":\"client_secret_basic\",\"grant_types\":[\"authorization_code\",\"refresh_token\"],\"response_types\":[\"code\"]},
@@ -233,8 +247,8 @@ start_nginx() { # start_nginx NAME TEMPLATE PORT
   start "$1" "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;'
 }
 
-start_bff() { # start_bff NAME PORT REFRESH_SKEW
-  local dir="$WORK/$1"
+start_bff() { # start_bff NAME PORT REFRESH_SKEW [BINARY SESSION_KEY]  (default: $BIN, $SESSION_KEY)
+  local dir="$WORK/$1" bin=${4:-$BIN} key=${5:-$SESSION_KEY}
   mkdir -p "$dir/profiles"
   : > "$dir/profiles/dev.toml" # the profile layer, empty: everything is in the file below
   cat > "$dir/bff.toml" <<TOML
@@ -248,7 +262,7 @@ client_id = "bench-bff"
 client_secret = "bench-bff-secret"
 
 [session]
-keys = ["$SESSION_KEY"]
+keys = ["$key"]
 refresh_skew = "$3"
 
 [[routes]]
@@ -256,7 +270,7 @@ prefix = "/api/data"
 upstream = "http://127.0.0.1:$UPSTREAM_PORT/bearer"
 token = "access"
 TOML
-  start "$1" env BFF_PROFILE=dev BFF_CONFIG_DIR="$dir/profiles" BFF_CONFIG_FILE="$dir/bff.toml" BFF_LOG=warn "$BIN"
+  start "$1" env BFF_PROFILE=dev BFF_CONFIG_DIR="$dir/profiles" BFF_CONFIG_FILE="$dir/bff.toml" BFF_LOG=warn "$bin"
   wait_http "$1" "http://127.0.0.1:$2/readyz"
 }
 
@@ -272,10 +286,11 @@ start_express() {
 sign_in() { # sign_in CONTENDER COUNT OUT_FILE [--verify PATH]: cookies to OUT_FILE; prints the summary JSON
   local app login callback cookie
   case "$1" in
-    bff|due|many)
+    bff|due|many|baseline)
       local port=$BFF_PORT
       [ "$1" = due ] && port=$DUE_PORT
       [ "$1" = many ] && port=$MANY_PORT
+      [ "$1" = baseline ] && port=$BASELINE_PORT
       app="http://127.0.0.1:$port" login="/api/login?returnTo=/" callback=/api/callback cookie='^__Host-bff(\.\d+)?$' ;;
     express)
       app="http://127.0.0.1:$EXPRESS_PORT" login=/login callback=/callback cookie='^appSession(\.\d+)?$' ;;
@@ -300,7 +315,7 @@ run_wrk() {
   printf '{"kind":"run","scenario":"%s","contender":"%s","round":%s,"wrk":%s}\n' "$1" "$2" "$3" "$result" >> "$FACTS"
   # shellcheck disable=SC2016 # JavaScript, not shell
   node -e 'const w=JSON.parse(process.argv[1]); const e=w.status_errors+w.connect+w.read+w.write+w.timeout;
-    console.error(`relay:   ${process.argv[2].padEnd(14)} ${String(Math.round(w.requests/(w.duration_us/1e6))).padStart(7)} req/s  p99 ${(w.p99_us/1000).toFixed(2)} ms  errors ${e}`)' "$result" "$1 $2"
+    console.error(`relay:   ${process.argv[2].padEnd(23)} ${String(Math.round(w.requests/(w.duration_us/1e6))).padStart(7)} req/s  p99 ${(w.p99_us/1000).toFixed(2)} ms  errors ${e}`)' "$result" "$1 $2"
 }
 
 fact() { echo "$1" >> "$FACTS"; }
@@ -312,16 +327,21 @@ describe_machine() {
   echo "## Relay benchmark ($(date -u +%Y-%m-%dT%H:%MZ))"
   echo
   echo "- machine: $(nproc) cores, ${cpu:-unknown CPU}, $mem RAM, Linux $(uname -r); load average $LOADAVG when the script started"
-  echo "- oidc-bff $("$BIN" --version | awk '{print $2}'), $BUILT"
+  echo "- oidc-bff $("$BIN" --version | awk '{print $2}'), $BUILT, sha256 $(sha256sum "$BIN" | cut -c1-12)"
+  if [ -n "$BASELINE" ]; then # an older binary: its --version may differ, so nothing may fail here
+    echo "- baseline: oidc-bff $("$BASELINE" --version 2>/dev/null | awk '{print $2}' || true)," \
+      "binary $BASELINE (--baseline), sha256 $(sha256sum "$BASELINE" | cut -c1-12); same configuration, SSO client and upstream"
+  fi
   echo "- nginx $("$NGINX" -v 2>&1 | sed 's|.*nginx/||') ($NGINX_WORKERS workers per instance), node $(node --version)," \
     "express $(node -p 'require(process.argv[1]).version' "$HERE/node_modules/express/package.json")," \
     "express-openid-connect $(node -p 'require(process.argv[1]).version' "$HERE/node_modules/express-openid-connect/package.json")," \
     "oidc-provider $(node -p 'require(process.argv[1]).version' "$REPO/tests/sso/node_modules/oidc-provider/package.json")," \
     "$(wrk -v 2>&1 | head -1 | awk '{print "wrk", $2}')"
   echo "- load: wrk -t1 -c$CONNECTIONS, ${ROUNDS} round(s) of ${DURATION} s per contender after a ${WARMUP} s warm-up, contenders alternating;" \
-    "GET /api/data/item relayed to nginx serving a $(wc -c < "$WORK/upstream/www/item.json")-byte JSON file;" \
+    "GET /api/data/item relayed to nginx serving a $(wc -c < "$WORK/upstream/www/item.json")-byte JSON file," \
+    "then in each round GET /api/session of oidc-bff$([ -n "$BASELINE" ] && echo ' and the baseline') with the same cookie;" \
     "signed in as alice, $AT_FORMAT access tokens"
-  echo "- command: benches/relay.sh$([ "$SMOKE" = 1 ] && echo ' --smoke' || echo " --rounds $ROUNDS --duration $DURATION --sessions $SESSIONS --due-sessions $DUE_SESSIONS") --access-tokens $AT_FORMAT"
+  echo "- command: benches/relay.sh$([ "$SMOKE" = 1 ] && echo ' --smoke' || echo " --rounds $ROUNDS --duration $DURATION --sessions $SESSIONS --due-sessions $DUE_SESSIONS") --access-tokens $AT_FORMAT$([ -n "$BASELINE" ] && echo " --baseline $BASELINE")"
 }
 
 # ---------------------------------------------------------------- the run
@@ -331,8 +351,10 @@ mkdir -p "$WORK/logs"
 FACTS="$WORK/facts.jsonl"
 : > "$FACTS"
 NGINX_WORKERS=$(nproc)
-read -r SSO_PORT UPSTREAM_PORT NGINX_PORT BFF_PORT DUE_PORT MANY_PORT EXPRESS_PORT < <(free_ports 7)
+read -r SSO_PORT UPSTREAM_PORT NGINX_PORT BFF_PORT DUE_PORT MANY_PORT EXPRESS_PORT BASELINE_PORT < <(free_ports 8)
 SESSION_KEY=$("$BIN" keygen) || die "$BIN keygen failed"
+BASELINE_KEY=$SESSION_KEY # its own key when the older binary can make one, else the same
+if [ -n "$BASELINE" ]; then BASELINE_KEY=$("$BASELINE" keygen 2>/dev/null) || BASELINE_KEY=$SESSION_KEY; fi
 
 log "starting the SSO, the static upstream, nginx, oidc-bff and Express on 127.0.0.1 (files in $WORK)"
 start_sso
@@ -347,7 +369,7 @@ if [ "$PROFILE" -gt 0 ]; then
   sign_in bff 1 "$WORK/bff.cookies" --verify /api/data/item > /dev/null
   URL_BFF="http://127.0.0.1:$BFF_PORT/api/data/item"
   wrk -t1 -c"$CONNECTIONS" -d2s -H "Cookie: $(head -1 "$WORK/bff.cookies")" "$URL_BFF" > /dev/null
-  perf record -e cpu-clock -F 1999 -g -p "${PID[bff]}" -o "$WORK/perf.data" -- sleep "$PROFILE" 2> /dev/null &
+  perf record -e cpu-clock -F 1999 --call-graph fp -p "${PID[bff]}" -o "$WORK/perf.data" -- sleep "$PROFILE" 2> /dev/null &
   PERF=$!
   wrk -t1 -c"$CONNECTIONS" -d"${PROFILE}s" --latency -H "Cookie: $(head -1 "$WORK/bff.cookies")" "$URL_BFF" >&2
   wait "$PERF" || true
@@ -357,46 +379,81 @@ if [ "$PROFILE" -gt 0 ]; then
   exit 0
 fi
 start_express
+CONTENDERS=(nginx bff express)   # the relay table, in this order in round 1
+SESSION_CONTENDERS=(bff)         # the /api/session table
+if [ -n "$BASELINE" ]; then
+  start_bff baseline "$BASELINE_PORT" 60s "$BASELINE" "$BASELINE_KEY"
+  CONTENDERS+=(baseline)
+  SESSION_CONTENDERS+=(baseline)
+fi
 
 describe_machine
-log "signing in to oidc-bff and Express"
-sign_in bff 1 "$WORK/bff.cookies" --verify /api/data/item > "$WORK/bff.signin"
-sign_in express 1 "$WORK/express.cookies" --verify /api/data/item > "$WORK/express.signin"
+log "signing in to ${CONTENDERS[*]:1}"
 declare -A URL=(
   [nginx]="http://127.0.0.1:$NGINX_PORT/api/data/item"
   [bff]="http://127.0.0.1:$BFF_PORT/api/data/item"
   [express]="http://127.0.0.1:$EXPRESS_PORT/api/data/item"
+  [baseline]="http://127.0.0.1:$BASELINE_PORT/api/data/item"
 )
-declare -A COOKIE=([nginx]="" [bff]="$(head -1 "$WORK/bff.cookies")" [express]="$(head -1 "$WORK/express.cookies")")
-for c in bff express; do
+declare -A SESSION_URL=(
+  [bff]="http://127.0.0.1:$BFF_PORT/api/session"
+  [baseline]="http://127.0.0.1:$BASELINE_PORT/api/session"
+)
+declare -A COOKIE=([nginx]="")
+for c in "${CONTENDERS[@]:1}"; do
+  sign_in "$c" 1 "$WORK/$c.cookies" --verify /api/data/item > "$WORK/$c.signin"
+  COOKIE[$c]=$(head -1 "$WORK/$c.cookies")
   fact "{\"kind\":\"cookie\",\"contender\":\"$c\",\"bytes\":${#COOKIE[$c]},\"names\":$(node -p 'JSON.stringify(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).names)' "$WORK/$c.signin")}"
   log "  $c session cookie: ${#COOKIE[$c]} bytes ($(cut -d= -f1 <<<"${COOKIE[$c]}")...)"
 done
 
+# GET /api/session always answers 200 (with {"authenticated":false} when the cookie does not
+# open): wrk's error count cannot see a session that does not open, so each cookie is checked
+# once before the load and once after it.
+check_session() { # check_session CONTENDER WHEN
+  local out status
+  out=$(curl -s -w '\n%{http_code}' -H "Cookie: ${COOKIE[$1]}" "${SESSION_URL[$1]}") || out=$'\n000'
+  status=${out##*$'\n'}
+  if [ "$status" != 200 ] || [[ ${out%$'\n'*} != *'"authenticated":true'* ]]; then
+    log "GET /api/session of $1 $2 answered $status, not an authenticated session: ${out%$'\n'*}"
+    tail -n 10 "$WORK/logs/$1.log" >&2 || true
+    exit 1
+  fi
+}
+for c in "${SESSION_CONTENDERS[@]}"; do check_session "$c" "after the sign-in"; done
+
 cookie_args() { [ -n "${COOKIE[$1]}" ] && printf '%s\0%s\0' -H "Cookie: ${COOKIE[$1]}"; return 0; }
-load() { # load SCENARIO CONTENDER ROUND SECONDS
+load() { # load SCENARIO CONTENDER ROUND SECONDS [URL]  (default: the contender's relayed route)
   local args=()
   while IFS= read -r -d '' a; do args+=("$a"); done < <(cookie_args "$2")
-  run_wrk "$1" "$2" "$3" "$4" report.lua "${URL[$2]}" "${args[@]}"
+  run_wrk "$1" "$2" "$3" "$4" report.lua "${5:-${URL[$2]}}" "${args[@]}"
 }
 
-CONTENDERS=(nginx bff express)
 log "warm-up, ${WARMUP} s each"
 for c in "${CONTENDERS[@]}"; do load warmup "$c" 0 "$WARMUP"; done
+for c in "${SESSION_CONTENDERS[@]}"; do load warmup-session "$c" 0 "$WARMUP" "${SESSION_URL[$c]}"; done
+N=${#CONTENDERS[@]} NS=${#SESSION_CONTENDERS[@]}
 for round in $(seq "$ROUNDS"); do
   log "round $round of $ROUNDS, ${DURATION} s each"
-  for i in 0 1 2; do # each round starts with the next contender, so none always goes first
-    load main "${CONTENDERS[$(( (round - 1 + i) % 3 ))]}" "$round" "$DURATION"
+  for i in $(seq 0 $(( N - 1 ))); do # each round starts with the next contender, so none always goes first
+    load main "${CONTENDERS[$(( (round - 1 + i) % N ))]}" "$round" "$DURATION"
+  done
+  for i in $(seq 0 $(( NS - 1 ))); do # then GET /api/session, alternating the same way
+    c=${SESSION_CONTENDERS[$(( (round - 1 + i) % NS ))]}
+    load session "$c" "$round" "$DURATION" "${SESSION_URL[$c]}"
   done
 done
+for c in "${SESSION_CONTENDERS[@]}"; do check_session "$c" "after the rounds"; done
 # Peak RSS of the whole life of each server (sign-in, warm-up and every round).
 mapfile -t NGINX_WORKER_PIDS < <(children "${PID[nginx]}")
 mapfile -t EXPRESS_WORKER_PIDS < <(children "${PID[express]}")
 fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"nginx\",\"kib\":$(peak_rss_kib "${PID[nginx]}" "${NGINX_WORKER_PIDS[@]}")}"
 fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"bff\",\"kib\":$(peak_rss_kib "${PID[bff]}")}"
 fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"express\",\"kib\":$(peak_rss_kib "${EXPRESS_WORKER_PIDS[@]}")}"
+[ -n "$BASELINE" ] && fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"baseline\",\"kib\":$(peak_rss_kib "${PID[baseline]}")}"
 # The main contenders are done: stop them so the two runs below have the cores to themselves.
 stop nginx; stop express; stop bff
+[ -n "$BASELINE" ] && stop baseline
 
 # (a) Every request carries an access token that is due: refresh_skew (2 h) is longer than the
 # SSO's access-token TTL (1 h), so every session is due from its first request and its tokens

@@ -244,18 +244,20 @@ fn problem_for(error: poem::Error) -> Response {
 async fn access_log<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
     use tracing::Instrument;
     let started = Instant::now();
-    // The path is the browser's: bounded, so a hostile one cannot fill the log.
-    let path: String = req.uri().path().chars().take(256).collect();
-    let quiet = matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics");
-    let span = tracing::info_span!("request", method = %req.method(), path = %path);
+    let path = req.uri().path();
+    let quiet = matches!(path, "/healthz" | "/readyz" | "/metrics");
+    // The path is the browser's: bounded, so a hostile one cannot fill the log (and only
+    // recorded when the span is enabled at all).
+    let shown = &path[..path.floor_char_boundary(256)];
+    let span = tracing::info_span!("request", method = %req.method(), path = %shown);
     async move {
         let response = match ep.call(req).await {
             Ok(response) => response.into_response(),
             Err(error) => error.into_response(),
         };
-        let status = response.status().as_u16();
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         if !quiet {
+            let status = response.status().as_u16();
+            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
             tracing::info!(status, elapsed_ms, "request");
         }
         Ok(response)

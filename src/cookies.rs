@@ -6,10 +6,13 @@ use poem::http::{header, HeaderValue};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use std::sync::Mutex;
 
-/// The cookies a request carried, in order.
+/// The cookies a request carried, in order: one buffer holding every kept name and value,
+/// and their positions (one allocation per request, not two per cookie).
 #[derive(Debug, Default, Clone)]
 pub struct RequestCookies {
-    pairs: Vec<(String, String)>,
+    text: String,
+    /// `(name start, value start, value end)` in `text`; the name ends where the value starts.
+    pairs: Vec<(u32, u32, u32)>,
 }
 
 /// Most cookie pairs read from one request; browsers keep far fewer per site, and the head
@@ -31,37 +34,46 @@ impl RequestCookies {
 
     /// Parses raw `Cookie` header values (see [`RequestCookies::from_request`]).
     pub fn parse<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Self {
-        let mut pairs = Vec::new();
+        let mut cookies = RequestCookies::default();
         for value in values {
+            cookies.text.reserve(value.len());
             for pair in value.split(|&b| b == b';') {
-                if pairs.len() == MAX_PAIRS {
-                    return RequestCookies { pairs };
+                if cookies.pairs.len() == MAX_PAIRS {
+                    return cookies;
                 }
-                if let Some(parsed) = parse_pair(pair) {
-                    pairs.push(parsed);
+                if let Some((name, value)) = parse_pair(pair) {
+                    cookies.push(name, value);
                 }
             }
         }
-        RequestCookies { pairs }
+        cookies
+    }
+
+    fn push(&mut self, name: &str, value: &str) {
+        let start = self.text.len() as u32;
+        self.text.push_str(name);
+        let middle = self.text.len() as u32;
+        self.text.push_str(value);
+        self.pairs.push((start, middle, self.text.len() as u32));
     }
 
     /// The first value of cookie `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// Every `(name, value)` pair.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.pairs.iter().map(|&(start, middle, end)| {
+            let (start, middle, end) = (start as usize, middle as usize, end as usize);
+            (&self.text[start..middle], &self.text[middle..end])
+        })
     }
 }
 
 /// One `name=value` pair, trimmed, with an optional pair of quotes removed from the value;
 /// `None` when it is malformed or holds anything but visible ASCII.
-fn parse_pair(pair: &[u8]) -> Option<(String, String)> {
+fn parse_pair(pair: &[u8]) -> Option<(&str, &str)> {
     let pair = pair.trim_ascii();
     let eq = pair.iter().position(|&b| b == b'=')?;
     let name = pair[..eq].trim_ascii();
@@ -75,8 +87,8 @@ fn parse_pair(pair: &[u8]) -> Option<(String, String)> {
     }
     // Visible ASCII is valid UTF-8.
     Some((
-        String::from_utf8_lossy(name).into_owned(),
-        String::from_utf8_lossy(value).into_owned(),
+        std::str::from_utf8(name).ok()?,
+        std::str::from_utf8(value).ok()?,
     ))
 }
 
@@ -201,7 +213,10 @@ mod tests {
     use super::*;
 
     fn parse(headers: &[&[u8]]) -> Vec<(String, String)> {
-        RequestCookies::parse(headers.iter().copied()).pairs
+        RequestCookies::parse(headers.iter().copied())
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]

@@ -1,7 +1,8 @@
 // Prints the tables of benches/relay.sh from its facts file (JSON lines):
-//   {"kind":"run","scenario":"main"|"warmup"|"due"|"many","contender":"nginx"|"bff"|"express","round":1,"wrk":{...}}
+//   {"kind":"run","scenario":"main"|"session"|"warmup"|"warmup-session"|"due"|"many",
+//    "contender":"nginx"|"bff"|"express"|"baseline","round":1,"wrk":{...}}
 //   {"kind":"rss","scenario":"main"|"due"|"many","contender":"...","kib":12345,"processes":3}
-//   {"kind":"cookie","contender":"bff"|"express","bytes":1434,"names":["__Host-bff"]}
+//   {"kind":"cookie","contender":"bff"|"express"|"baseline","bytes":1434,"names":["__Host-bff"]}
 //   {"kind":"sessions","scenario":"due"|"many","count":100}
 //   {"kind":"refresh","scenario":"due","sessions":100,"calls":100}
 // Markdown tables (they can go into the README as they are), then the issue's targets.
@@ -15,6 +16,7 @@ const facts = fs.readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolea
 const NAMES = {
   nginx: 'nginx relaying, no authentication (the ceiling)',
   bff: 'oidc-bff',
+  baseline: 'oidc-bff baseline (--baseline)',
   express: 'Express + express-openid-connect, 2 workers',
 };
 
@@ -53,23 +55,43 @@ function summary(list) {
 }
 
 // ---------------------------------------------------------------- the relay table
-const main = Object.fromEntries(['nginx', 'bff', 'express'].map((c) => [c, summary(runs('main', c))]));
+const main = Object.fromEntries(['nginx', 'bff', 'baseline', 'express'].map((c) => [c, summary(runs('main', c))]));
 const rounds = Math.max(0, ...Object.values(main).filter(Boolean).map((s) => s.rounds));
-console.log(`\n### One authenticated GET relayed to a static nginx upstream (median of ${rounds} round${rounds === 1 ? '' : 's'}, min–max)\n`);
-console.log('| | requests/s | p50 | p99 | errors | peak RSS | session cookie | × nginx | × express |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+const plural = (n) => `${n} round${n === 1 ? '' : 's'}`;
+const vsBaseline = main.baseline != null; // the "× baseline" columns only when a baseline ran
+console.log(`\n### One authenticated GET relayed to a static nginx upstream (median of ${plural(rounds)}, min–max)\n`);
+console.log(`| | requests/s | p50 | p99 | errors | peak RSS | session cookie | × nginx | × express |${vsBaseline ? ' × baseline |' : ''}`);
+console.log(`|---|---|---|---|---|---|---|---|---|${vsBaseline ? '---|' : ''}`);
 for (const [c, s] of Object.entries(main)) {
   if (!s) continue;
   const cookie = one('cookie', null, c);
   const rss = one('rss', 'main', c);
   console.log(`| ${NAMES[c]} | ${int(s.rps)}${s.rpsRange} | ${ms(s.p50)} | ${ms(s.p99)}${s.p99Range} | `
     + `${s.errors} | ${mib(rss?.kib)} | ${cookie ? `${int(cookie.bytes)} B` : '–'} | `
-    + `${ratio(s.rps, main.nginx?.rps)} | ${ratio(s.rps, main.express?.rps)} |`);
+    + `${ratio(s.rps, main.nginx?.rps)} | ${ratio(s.rps, main.express?.rps)} |`
+    + `${vsBaseline ? ` ${ratio(s.rps, main.baseline.rps)} |` : ''}`);
 }
 console.log('\nerrors: responses >= 400 plus socket errors (connect, read, write, timeout), all rounds. '
   + 'Peak RSS: VmHWM summed over nginx\'s master and workers, over the Express workers (not the '
-  + 'cluster primary), the one oidc-bff process. Session cookie: the Cookie header value '
-  + '(name=value pairs) each sends.');
+  + `cluster primary), the one oidc-bff process${vsBaseline ? ' (each)' : ''}, over its whole run (the /api/session `
+  + 'runs included). Session cookie: the Cookie header value (name=value pairs) each sends.');
+
+// ---------------------------------------------------------------- GET /api/session
+const session = Object.fromEntries(['bff', 'baseline'].map((c) => [c, summary(runs('session', c))]));
+if (session.bff || session.baseline) {
+  const n = Math.max(...Object.values(session).filter(Boolean).map((s) => s.rounds));
+  console.log(`\n### GET /api/session (open the cookie, refresh if due, build the JSON) (median of ${plural(n)}, min–max)\n`);
+  console.log(`| | requests/s | p50 | p99 | errors |${session.baseline ? ' × baseline |' : ''}`);
+  console.log(`|---|---|---|---|---|${session.baseline ? '---|' : ''}`);
+  for (const [c, s] of Object.entries(session)) {
+    if (!s) continue;
+    console.log(`| ${NAMES[c]} | ${int(s.rps)}${s.rpsRange} | ${ms(s.p50)} | ${ms(s.p99)}${s.p99Range} | ${s.errors} |`
+      + `${session.baseline ? ` ${ratio(s.rps, session.baseline.rps)} |` : ''}`);
+  }
+  console.log('\nThe same signed-in cookie and wrk settings as the relay, in each round after the relay runs. '
+    + '/api/session answers 200 even without a session, so each cookie was checked to answer '
+    + '"authenticated":true before and after the load.');
+}
 
 // ---------------------------------------------------------------- oidc-bff scenarios
 const due = summary(runs('due'));
@@ -104,7 +126,12 @@ if (main.bff) {
   if (main.nginx) t('relay throughput ≥ 0.7× nginx', ratio(main.bff.rps, main.nginx.rps), main.bff.rps >= 0.7 * main.nginx.rps);
   if (main.express) t('relay throughput ≥ 10× express-openid-connect', ratio(main.bff.rps, main.express.rps), main.bff.rps >= 10 * main.express.rps);
   if (main.nginx) t('p99 ≤ 2× nginx', ratio(main.bff.p99, main.nginx.p99), main.bff.p99 <= 2 * main.nginx.p99);
-  const bffErrors = [main.bff, due, many].filter(Boolean).reduce((n, s) => n + s.errors, 0);
+  if (session.bff && session.baseline) {
+    t('/api/session ≥ 1.5× the baseline', ratio(session.bff.rps, session.baseline.rps), session.bff.rps >= 1.5 * session.baseline.rps);
+  } else if (session.bff) {
+    targets.push('- /api/session ≥ 1.5× the baseline: no baseline given');
+  }
+  const bffErrors = [main.bff, session.bff, due, many].filter(Boolean).reduce((n, s) => n + s.errors, 0);
   t('zero errors (oidc-bff, every scenario)', String(bffErrors), bffErrors === 0);
   const manyRss = one('rss', 'many')?.kib;
   if (manyRss != null) t(`peak RSS ≤ 32 MiB with ${int(one('sessions', 'many')?.count ?? 0)} sessions`, mib(manyRss), manyRss <= 32 * 1024);
