@@ -1,0 +1,95 @@
+//! The relay path in process: one authenticated GET through the whole endpoint (dispatch,
+//! cookie layer, session guard with the opened-session cache, CSRF and roles, header hygiene,
+//! the pooled upstream client, the streamed answer) to an upstream on loopback that answers at
+//! once. No SSO is involved: the session's access token is not due. Run:
+//! `cargo bench --bench relay_path`.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use oidc_bff::session::{now, CompactToken};
+use poem::Endpoint;
+use std::sync::Arc;
+
+#[path = "../tests/fixtures/tokens.rs"]
+mod tokens;
+
+/// An upstream that answers every request with a small JSON body, keep-alive.
+async fn upstream() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = hyper::service::service_fn(|_request| async {
+                let body = http_body_util::Full::new(bytes::Bytes::from_static(b"{\"ok\":true}"));
+                Ok::<_, std::convert::Infallible>(hyper::Response::new(body))
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
+        }
+    });
+    address
+}
+
+fn config(upstream: std::net::SocketAddr) -> oidc_bff::Config {
+    use figment::providers::{Format, Toml};
+    let toml = format!(
+        r#"
+        [server]
+        public_url = "https://app.example.com"
+        [oidc]
+        issuer = "https://sso.example.com/oidc/app"
+        client_id = "app"
+        client_secret = "s"
+        [session]
+        keys = ["BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="]
+        [[routes]]
+        prefix = "/api/data"
+        upstream = "http://{upstream}/data"
+        "#
+    );
+    oidc_bff::Config::from_figment("bench".into(), figment::Figment::from(Toml::string(&toml)))
+        .expect("bench configuration")
+}
+
+fn relay(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (endpoint, cookie) = runtime.block_on(async {
+        let state = Arc::new(oidc_bff::state::AppState::new(config(upstream().await)).unwrap());
+        let mut session = tokens::session(tokens::realistic());
+        session.login_at = now();
+        session.last_seen = now() + 3600; // no idle slide during the run
+        session.access_expires_at = now() + 3600;
+        session.access_token = CompactToken::new(&tokens::jwt(1500, 0));
+        let sealed = state
+            .cookies
+            .ring()
+            .seal("__Host-bff", &session.to_bytes())
+            .unwrap();
+        (
+            oidc_bff::app::endpoint(state, None),
+            format!("__Host-bff={sealed}"),
+        )
+    });
+    let call = || async {
+        let request = poem::Request::builder()
+            .uri(poem::http::Uri::from_static("/api/data/item?x=1"))
+            .header("cookie", &cookie)
+            .header("accept", "application/json")
+            .finish();
+        let response = endpoint.call(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.into_body().into_bytes().await.unwrap()
+    };
+    runtime.block_on(call()); // opens the cookie once: the runs below hit the cache
+    c.bench_function(
+        "relay one authenticated GET in process (upstream on loopback)",
+        |b| b.iter(|| runtime.block_on(call())),
+    );
+}
+
+criterion_group!(benches, relay);
+criterion_main!(benches);
