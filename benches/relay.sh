@@ -367,7 +367,7 @@ if [ "$PROFILE" -gt 0 ]; then
   # Where the relay's time goes: one signed-in session under wrk, the BFF sampled by perf.
   command -v perf >/dev/null || install_debian linux-perf
   sign_in bff 1 "$WORK/bff.cookies" --verify /api/data/item > /dev/null
-  URL_BFF="http://127.0.0.1:$BFF_PORT/api/data/item"
+  URL_BFF="http://127.0.0.1:$BFF_PORT${PROFILE_PATH:-/api/data/item}"
   wrk -t1 -c"$CONNECTIONS" -d2s -H "Cookie: $(head -1 "$WORK/bff.cookies")" "$URL_BFF" > /dev/null
   perf record -e cpu-clock -F 1999 --call-graph fp -p "${PID[bff]}" -o "$WORK/perf.data" -- sleep "$PROFILE" 2> /dev/null &
   PERF=$!

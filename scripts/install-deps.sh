@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Rust and Node, idempotently:
 #   - Debian's chromium and nginx (the end-to-end test drives the real browser through a real
-#     load balancer);
+#     load balancer) and wrk (the relay benchmark's smoke run);
 #   - schemathesis from PyPI, pinned, in a virtualenv under $HOME/.cache/oidc-bff/venv;
 #   - cargo-fuzz from crates.io, pinned (the fuzz targets run on the nightly toolchain).
 set -euo pipefail
@@ -12,6 +12,7 @@ CARGO_FUZZ_VERSION=0.13.2
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -3,7 +3,7 @@
 #   the generated Angular client matches openapi/ (drift check), the Angular app builds,
 #   formatting, lints, unit, property and integration tests (against a real oidc-provider),
 #   schemathesis against a running instance, the benchmark code in test mode, the fuzz targets
-#   (20 s each), the nginx config check, and the end-to-end test
+#   (20 s each), the relay benchmark in smoke mode, the nginx config check, and the end-to-end test
 #   (Debian's Chromium -> nginx -> two oidc-bff replicas -> oidc-provider + demo upstream).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +34,9 @@ SCHEMATHESIS="$HOME/.cache/oidc-bff/venv/bin/schemathesis" cargo test --all-targ
 
 echo "== fuzz targets, 20 s each"
 scripts/fuzz.sh 20
+
+echo "== relay benchmark, smoke mode (keeps benches/relay.sh working; no figures)"
+BFF_BIN="$CARGO_TARGET_DIR/debug/oidc-bff" benches/relay.sh --smoke > /dev/null
 
 echo "== nginx config check and end-to-end test in Chromium"
 (cd tests/e2e && npm run --silent check-nginx && BFF_BIN="$CARGO_TARGET_DIR/debug/oidc-bff" npm test)

@@ -20,7 +20,7 @@ use poem::web::Data;
 use poem_openapi::param::{Header, Query};
 use poem_openapi::payload::{Html, Json, PlainText};
 use poem_openapi::{OpenApi, Tags};
-use responses::{describe, redirect, same_site_hop, HOP_CSP};
+use responses::{describe, redirect, same_site_hop, JsonBytes, HOP_CSP};
 use std::sync::Arc;
 
 /// Operation groups in the spec.
@@ -154,17 +154,21 @@ impl BffApi {
         out: Data<&Arc<ResponseCookies>>,
     ) -> SessionResponse {
         let now = now();
-        let info = match state.guard().run(&cookies, &out, now, Need::Tokens).await {
-            SessionState::None => SessionInfo::anonymous(),
+        let body = match state.guard().run(&cookies, &out, now, Need::Tokens).await {
+            SessionState::None => JsonBytes::of(&SessionInfo::anonymous()),
             SessionState::Active(session) | SessionState::Stale(session, _) => {
                 // The SPA reads the CSRF cookie; put it back if the browser lost it.
-                state
+                let csrf = state
                     .cookies
                     .ensure_csrf_cookie(&cookies, &out, &session, now);
-                describe(&state, &session)
+                JsonBytes::from_bytes(
+                    session
+                        .described
+                        .get_or_init(|| JsonBytes::of(&describe(&state, &session, csrf)).0),
+                )
             }
         };
-        SessionResponse::Ok(Json(info), "no-store".into())
+        SessionResponse::Ok(body, "no-store".into())
     }
 
     /// Sign out (for `HttpClient`).

@@ -5,9 +5,12 @@ use crate::error::{Error, Problem, PROBLEM_JSON};
 use crate::session::Session;
 use crate::state::AppState;
 use chrono::{DateTime, TimeZone, Utc};
+use poem::IntoResponse;
+use poem_openapi::payload::Payload;
 use poem_openapi::payload::{Html, Json, PlainText};
+use poem_openapi::registry::MetaSchemaRef;
 use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
-use poem_openapi::types::Type;
+use poem_openapi::types::{ToJSON, Type};
 use poem_openapi::{ApiResponse, Object};
 
 /// A 302 to another place (the SSO, the app, the end-session endpoint).
@@ -140,7 +143,56 @@ pub struct LogoutResult {
 pub enum SessionResponse {
     /// The session (or `authenticated: false`).
     #[oai(status = 200)]
-    Ok(Json<SessionInfo>, #[oai(header = "Cache-Control")] String),
+    Ok(
+        JsonBytes<SessionInfo>,
+        #[oai(header = "Cache-Control")] String,
+    ),
+}
+
+/// A JSON body already serialized: the very bytes poem-openapi's `Json<T>` would produce and
+/// the same place in the spec, kept so that an opened session is described once, not on every
+/// `/api/session` call.
+pub struct JsonBytes<T>(pub bytes::Bytes, std::marker::PhantomData<T>);
+
+impl<T: ToJSON> JsonBytes<T> {
+    /// Serializes `value` as `Json<T>` does.
+    pub fn of(value: &T) -> Self {
+        Self::from_bytes(
+            serde_json::to_vec(&value.to_json())
+                .unwrap_or_default()
+                .into(),
+        )
+    }
+}
+
+impl<T> JsonBytes<T> {
+    /// Bytes serialized earlier by [`JsonBytes::of`].
+    pub fn from_bytes(bytes: bytes::Bytes) -> Self {
+        JsonBytes(bytes, std::marker::PhantomData)
+    }
+}
+
+impl<T: Type> Payload for JsonBytes<T> {
+    const CONTENT_TYPE: &'static str = <Json<T> as Payload>::CONTENT_TYPE;
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: Send> IntoResponse for JsonBytes<T> {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .header(
+                poem::http::header::CONTENT_TYPE,
+                "application/json; charset=utf-8",
+            )
+            .body(self.0)
+    }
 }
 
 /// `POST /api/logout` answer.
@@ -165,12 +217,14 @@ pub enum ReadyResponse {
 /// Claims that are protocol plumbing rather than facts about the user.
 const HIDDEN_CLAIMS: &[&str] = &["nonce", "at_hash", "c_hash", "s_hash"];
 
-pub(super) fn describe(state: &AppState, session: &Session) -> SessionInfo {
+pub(super) fn describe(state: &AppState, session: &Session, csrf_token: String) -> SessionInfo {
     let config = &state.config;
-    let mut claims = session.id_claims();
-    for hidden in HIDDEN_CLAIMS {
-        claims.remove(*hidden);
-    }
+    let all = session.id_claims();
+    let claims: serde_json::Map<String, serde_json::Value> = all
+        .iter()
+        .filter(|(name, _)| !HIDDEN_CLAIMS.contains(&name.as_str()))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
     let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(String::from);
     let user = User {
         sub: text("sub").unwrap_or_default(),
@@ -189,7 +243,7 @@ pub(super) fn describe(state: &AppState, session: &Session) -> SessionInfo {
         )),
         access_token_expires_at: time(session.access_expires_at),
         logout_url: Some(format!("/api/logout?sid={}", session.sid_text())),
-        csrf_token: Some(state.cookies.csrf_token(session)),
+        csrf_token: Some(csrf_token),
     }
 }
 

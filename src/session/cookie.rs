@@ -168,18 +168,20 @@ impl SessionCookies {
         Ok((chunks.len(), total))
     }
 
-    /// Makes sure the browser holds this session's CSRF cookie (it may have been deleted).
+    /// Makes sure the browser holds this session's CSRF cookie (it may have been deleted), and
+    /// returns the token.
     pub fn ensure_csrf_cookie(
         &self,
         request: &RequestCookies,
         out: &ResponseCookies,
         session: &Session,
         now: i64,
-    ) {
+    ) -> String {
         let csrf = self.csrf_token(session);
         if request.get(XSRF_COOKIE) != Some(csrf.as_str()) {
             self.set_csrf_cookie(out, &csrf, Some(session.login_at + self.lifetime - now));
         }
+        csrf
     }
 
     fn set_csrf_cookie(&self, out: &ResponseCookies, csrf: &str, max_age: Option<i64>) {

@@ -179,6 +179,7 @@ impl Guard<'_> {
         }
         let mut session = Arc::unwrap_or_clone(session);
         session.last_seen = now;
+        session.described.clear(); // it shows the idle deadline, which just moved
         if let Err(error) = self.cookies.write(request, out, &session, now) {
             tracing::error!(error = %error, "refreshed session does not fit the cookie ceiling; session over");
             self.cookies.clear(request, out);

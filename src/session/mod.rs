@@ -170,6 +170,57 @@ pub struct Session {
     pub id_token: CompactToken,
     /// Roles read from the configured claim paths when the tokens were obtained.
     pub roles: Vec<String>,
+    /// The ID token's claims, parsed the first time they are asked for. Not sealed: rebuilt
+    /// from the ID token, and kept with an opened session so that `/api/session` does not parse
+    /// the same JSON on every request.
+    #[serde(skip)]
+    pub claims: ClaimsOnce,
+    /// What `/api/session` answers for this session, serialized the first time it is asked
+    /// for. Not sealed: everything in it follows from the session and the configuration, so an
+    /// opened session answers with the same bytes until it is replaced (refresh, slide).
+    #[serde(skip)]
+    pub described: DescribedOnce,
+}
+
+/// The serialized description of an opened session. A clone starts empty: a changed copy of a
+/// session (slid, refreshed) must describe itself anew.
+#[derive(Default)]
+pub struct DescribedOnce(std::sync::OnceLock<bytes::Bytes>);
+
+impl Clone for DescribedOnce {
+    fn clone(&self) -> Self {
+        DescribedOnce::default()
+    }
+}
+
+impl DescribedOnce {
+    /// Forgets the description (the session it described was changed in place).
+    pub fn clear(&mut self) {
+        *self = DescribedOnce::default();
+    }
+
+    /// The bytes, built by `describe` the first time.
+    pub fn get_or_init(&self, describe: impl FnOnce() -> bytes::Bytes) -> bytes::Bytes {
+        self.0.get_or_init(describe).clone()
+    }
+}
+
+impl std::fmt::Debug for DescribedOnce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DescribedOnce(..)")
+    }
+}
+
+/// The ID token's parsed claims, computed once per opened session.
+#[derive(Clone, Default)]
+pub struct ClaimsOnce(
+    std::sync::OnceLock<std::sync::Arc<serde_json::Map<String, serde_json::Value>>>,
+);
+
+impl std::fmt::Debug for ClaimsOnce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClaimsOnce(..)")
+    }
 }
 
 /// What the login cookie carries between `/api/login` and `/api/callback`.
@@ -230,6 +281,8 @@ impl Session {
             refresh_token,
             id_token,
             roles,
+            claims: ClaimsOnce::default(),
+            described: DescribedOnce::default(),
         }
     }
 
@@ -269,9 +322,12 @@ impl Session {
         now + skew.as_secs() as i64 >= self.access_expires_at
     }
 
-    /// The verified ID token's claims.
-    pub fn id_claims(&self) -> serde_json::Map<String, serde_json::Value> {
-        self.id_token.jwt_claims().unwrap_or_default()
+    /// The verified ID token's claims (parsed once per opened session).
+    pub fn id_claims(&self) -> std::sync::Arc<serde_json::Map<String, serde_json::Value>> {
+        self.claims
+            .0
+            .get_or_init(|| std::sync::Arc::new(self.id_token.jwt_claims().unwrap_or_default()))
+            .clone()
     }
 }
 
@@ -349,6 +405,8 @@ mod tests {
             refresh_token: Some(CompactToken::new("rt")),
             id_token: CompactToken::new("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln"),
             roles: vec!["analyst".into()],
+            claims: ClaimsOnce::default(),
+            described: DescribedOnce::default(),
         };
         let back = Session::from_bytes(&session.to_bytes()).unwrap();
         assert_eq!(back.sid, session.sid);
@@ -370,6 +428,8 @@ mod tests {
             refresh_token: None,
             id_token: CompactToken::new("id"),
             roles: vec![],
+            claims: ClaimsOnce::default(),
+            described: DescribedOnce::default(),
         };
         let (abs, idle) = (Duration::from_secs(8000), Duration::from_secs(3600));
         assert_eq!(session.expires_at(abs, idle), 8600);

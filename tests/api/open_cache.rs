@@ -71,3 +71,35 @@ async fn a_cached_session_still_ends_at_its_idle_and_absolute_deadlines() {
         SessionState::None
     ));
 }
+
+#[tokio::test]
+async fn a_slid_session_is_described_anew() {
+    let _sso = shared_sso().await;
+    let mut app = spawn_app().await;
+    app.login_as("alice").await;
+    let request = cookies(&[("__Host-bff", &app.jar.cookies["__Host-bff"])]);
+    let guard = app.state.guard();
+    let out = ResponseCookies::default();
+    let SessionState::Active(opened) = guard.run(&request, &out, now(), Need::Tokens).await else {
+        panic!("signed in");
+    };
+    // /api/session described the opened session (its idle deadline included).
+    opened
+        .described
+        .get_or_init(|| "described before the slide".into());
+    // Two minutes later the same cookie slides: the new session must not carry that text.
+    let out = ResponseCookies::default();
+    let SessionState::Active(slid) = guard.run(&request, &out, now() + 120, Need::Tokens).await
+    else {
+        panic!("still signed in");
+    };
+    assert!(slid.last_seen > opened.last_seen);
+    assert_eq!(
+        slid.described.get_or_init(|| "described after".into()),
+        "described after"
+    );
+    assert_eq!(
+        opened.described.get_or_init(|| unreachable!()),
+        "described before the slide"
+    );
+}
