@@ -291,7 +291,9 @@ sign_in() { # sign_in CONTENDER COUNT OUT_FILE [--verify PATH]: cookies to OUT_F
       [ "$1" = due ] && port=$DUE_PORT
       [ "$1" = many ] && port=$MANY_PORT
       [ "$1" = baseline ] && port=$BASELINE_PORT
-      app="http://127.0.0.1:$port" login="/api/login?returnTo=/" callback=/api/callback cookie='^__Host-bff(\.\d+)?$' ;;
+      # The session cookie and the CSRF cookie: a browser sends both on every request (without
+      # the CSRF cookie the BFF would set it again on each /api/session answer).
+      app="http://127.0.0.1:$port" login="/api/login?returnTo=/" callback=/api/callback cookie='^(__Host-bff(\.\d+)?|XSRF-TOKEN)$' ;;
     express)
       app="http://127.0.0.1:$EXPRESS_PORT" login=/login callback=/callback cookie='^appSession(\.\d+)?$' ;;
   esac
@@ -403,8 +405,10 @@ declare -A COOKIE=([nginx]="")
 for c in "${CONTENDERS[@]:1}"; do
   sign_in "$c" 1 "$WORK/$c.cookies" --verify /api/data/item > "$WORK/$c.signin"
   COOKIE[$c]=$(head -1 "$WORK/$c.cookies")
-  fact "{\"kind\":\"cookie\",\"contender\":\"$c\",\"bytes\":${#COOKIE[$c]},\"names\":$(node -p 'JSON.stringify(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).names)' "$WORK/$c.signin")}"
-  log "  $c session cookie: ${#COOKIE[$c]} bytes ($(cut -d= -f1 <<<"${COOKIE[$c]}")...)"
+  # The size of the session itself: its cookie(s) without the CSRF cookie sent beside it.
+  session_only=$(tr ';' '\n' <<<"${COOKIE[$c]}" | sed 's/^ //' | grep -v '^XSRF-TOKEN=' | paste -sd';' | sed 's/;/; /g')
+  fact "{\"kind\":\"cookie\",\"contender\":\"$c\",\"bytes\":${#session_only},\"names\":$(node -p 'JSON.stringify(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).names)' "$WORK/$c.signin")}"
+  log "  $c session cookie: ${#session_only} bytes ($(cut -d= -f1 <<<"$session_only")...)"
 done
 
 # GET /api/session always answers 200 (with {"authenticated":false} when the cookie does not
