@@ -8,11 +8,10 @@ use crate::error::{Error, ErrorKind, Problem};
 use crate::state::AppState;
 use poem::endpoint::BoxEndpoint;
 use poem::http::StatusCode;
-use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use poem::{Endpoint, EndpointExt, Request, Response, Route};
 use poem_openapi::OpenApiService;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// The OpenAPI service describing the BFF's own endpoints.
 pub fn openapi_service() -> OpenApiService<BffApi, ()> {
@@ -84,6 +83,7 @@ impl App {
         let listener = tokio::net::TcpListener::bind(bind).await?;
         let port = listener.local_addr()?.port();
         tokio::spawn(state.sso.clone().load_until_ready());
+        crate::reload::spawn(state.clone());
         let spa = match &state.config.server.static_dir {
             Some(dir) => Some(crate::spa::SpaEndpoint::new(dir)?),
             None => None,
@@ -111,6 +111,29 @@ impl App {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let limits = crate::server::Limits::from_config(&self.state.config.server);
         crate::server::serve(self.listener, self.endpoint, limits, shutdown).await
+    }
+
+    /// Serves until `signal` (SIGTERM) arrives, then shuts down in the order a load balancer
+    /// needs: `/readyz` turns 503 at once; new connections are still accepted for
+    /// `server.shutdown_delay`, so the balancer notices and stops sending; then the listener
+    /// closes and in-flight requests and streams get up to `server.shutdown_timeout`.
+    pub async fn run_until_signal(
+        self,
+        signal: impl Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let delay = state.config.server.shutdown_delay;
+        self.run_until(async move {
+            signal.await;
+            state.start_draining();
+            tracing::info!(
+                delay = %humantime::format_duration(delay),
+                "shutting down: not ready any more; still accepting until the delay ends"
+            );
+            tokio::time::sleep(delay).await;
+            tracing::info!("shutting down: listener closed; draining in-flight requests");
+        })
+        .await
     }
 }
 
@@ -169,6 +192,7 @@ pub fn endpoint(
         .allow_headers(["content-type", "accept", "x-xsrf-token"])
         .max_age(600);
     let headers = Arc::new(crate::headers::SecurityHeaders::new(&config.server));
+    let metrics = state.metrics.clone();
     root
         // Cross-site mode only: an SPA on another site calls with credentials. Same-site
         // deployments answer no CORS at all (the Origin check still applies).
@@ -177,7 +201,7 @@ pub fn endpoint(
         .around(cookie_layer)
         .data(state)
         .around(move |ep, req| headers.clone().apply(ep, req))
-        .around(access_log)
+        .around(move |ep, req| crate::observe::observe(metrics.clone(), ep, req))
         .boxed()
 }
 
@@ -196,8 +220,15 @@ async fn dispatch(
     ) {
         return Ok(Problem::from_status(StatusCode::METHOD_NOT_ALLOWED).into_response());
     }
+    let facts = crate::observe::Facts::of(&req).cloned();
+    let label = |label| {
+        if let Some(facts) = &facts {
+            facts.route(label);
+        }
+    };
     let mut response = match state.config.routes.dispatch(req.uri().path()) {
         Dispatch::Route(route, path) => {
+            label(route.label.clone());
             let mut response = crate::relay::relay(state, route, path, req)
                 .await
                 .map_err(poem::Error::from)?;
@@ -213,11 +244,15 @@ async fn dispatch(
         }
         Dispatch::NotRouted => match spa {
             Some(spa) if crate::spa::SpaEndpoint::claims(&req) => {
+                label(crate::observe::own_label("", true));
                 let mut response = spa.call(req).await?;
                 response.extensions_mut().insert(ResponseClass::App);
                 response
             }
-            _ => own.call(req).await?,
+            _ => {
+                label(crate::observe::own_label(req.uri().path(), false));
+                own.call(req).await?
+            }
         },
     };
     if response.extensions().get::<ResponseClass>().is_none() {
@@ -237,31 +272,4 @@ fn problem_for(error: poem::Error) -> Response {
         problem.detail = error.to_string();
     }
     problem.into_response()
-}
-
-/// One span and one line per request: method, path without query (the callback's query holds
-/// the code), status and duration. Everything the request does is logged inside its span.
-async fn access_log<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
-    use tracing::Instrument;
-    let started = Instant::now();
-    let path = req.uri().path();
-    let quiet = matches!(path, "/healthz" | "/readyz" | "/metrics");
-    // The path is the browser's: bounded, so a hostile one cannot fill the log (and only
-    // recorded when the span is enabled at all).
-    let shown = &path[..path.floor_char_boundary(256)];
-    let span = tracing::info_span!("request", method = %req.method(), path = %shown);
-    async move {
-        let response = match ep.call(req).await {
-            Ok(response) => response.into_response(),
-            Err(error) => error.into_response(),
-        };
-        if !quiet {
-            let status = response.status().as_u16();
-            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-            tracing::info!(status, elapsed_ms, "request");
-        }
-        Ok(response)
-    }
-    .instrument(span)
-    .await
 }

@@ -353,6 +353,19 @@ impl Error {
         self
     }
 
+    /// Whether a timeout caused it (an HTTP client's timeout anywhere in the source chain, or
+    /// a message saying so): the metrics tell timeouts from other failures.
+    pub fn is_timeout(&self) -> bool {
+        self.source.as_ref().is_some_and(|source| {
+            source.chain().any(|cause| {
+                cause
+                    .downcast_ref::<reqwest::Error>()
+                    .is_some_and(reqwest::Error::is_timeout)
+                    || cause.to_string().contains("timed out")
+            })
+        })
+    }
+
     /// The problem+json body of this error.
     pub fn problem(&self) -> Problem {
         Problem::new(self.kind, self.detail.to_string())

@@ -16,8 +16,10 @@ pub mod csrf;
 pub mod error;
 pub mod headers;
 pub mod metrics;
+pub mod observe;
 pub mod oidc;
 pub mod relay;
+pub mod reload;
 pub mod return_to;
 pub mod roles;
 pub mod routes;
@@ -26,6 +28,7 @@ pub mod server;
 pub mod session;
 pub mod spa;
 pub mod state;
+pub mod telemetry;
 
 pub use app::App;
 pub use config::Config;

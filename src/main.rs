@@ -64,7 +64,8 @@ fn main() -> ExitCode {
 }
 
 fn serve() -> ExitCode {
-    init_tracing();
+    // Kept until the process ends: dropping it flushes the log writer and the span exporter.
+    let _telemetry = oidc_bff::telemetry::init();
     let loaded = match Config::load() {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -91,9 +92,13 @@ fn serve() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let signal = shutdown_signal();
         tracing::info!(port = app.port(), profile = %profile, "oidc-bff listening");
-        match app.run_until(shutdown_signal()).await {
-            Ok(()) => ExitCode::SUCCESS,
+        match app.run_until_signal(signal).await {
+            Ok(()) => {
+                tracing::info!("stopped");
+                ExitCode::SUCCESS
+            }
             Err(error) => {
                 eprintln!("server failed: {error}");
                 ExitCode::FAILURE
@@ -102,40 +107,22 @@ fn serve() -> ExitCode {
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGTERM or Ctrl-C. The handlers are installed when this is called, not when the future is
+/// first polled, so a signal that arrives right after the "listening" line is not lost to the
+/// default action (which would end the process without draining).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-}
-
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("BFF_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = std::env::var("BFF_LOG_FORMAT").is_ok_and(|f| f == "json");
-    // Colours only on a terminal: escape codes in a collected log are noise at best.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
+        let _ = ctrl_c.await;
     }
 }

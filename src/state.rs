@@ -8,6 +8,7 @@ use crate::oidc::Sso;
 use crate::session::cookie::SessionCookies;
 use crate::session::guard::Guard;
 use crate::session::refresh::Refresher;
+use crate::session::Session;
 use poem::http::HeaderValue;
 use std::sync::Arc;
 
@@ -21,32 +22,75 @@ pub struct AppState {
     pub cookies: SessionCookies,
     /// Refresh coordinator.
     pub refresher: Refresher,
-    /// Prometheus metrics.
-    pub metrics: Metrics,
+    /// Prometheus metrics (shared with the SSO client and the cookie codec).
+    pub metrics: Arc<Metrics>,
     /// Pooled client for upstream APIs.
     pub upstream: crate::relay::upstream::Upstream,
     /// `X-Forwarded-Proto` and `X-Forwarded-Host` for upstreams, from `server.public_url`.
     forwarded: (HeaderValue, HeaderValue),
+    /// Set at SIGTERM: `/readyz` answers 503 from then on.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
     /// Builds the state from a validated configuration.
     pub fn new(config: Config) -> anyhow::Result<Self> {
-        let sso = Arc::new(Sso::new(config.oidc.clone(), config.server.redirect_uri())?);
+        let metrics = Arc::new(Metrics::default());
+        let sso = Arc::new(Sso::new(
+            config.oidc.clone(),
+            config.server.redirect_uri(),
+            metrics.clone(),
+        )?);
         let upstream = crate::relay::upstream::Upstream::new();
         let public = &config.server.public_url;
         let (proto, host) = public.split_once("://").unwrap_or(("https", public));
         let forwarded = (HeaderValue::from_str(proto)?, HeaderValue::from_str(host)?);
         let binding = crate::seal::deployment_binding(&config.oidc.issuer, &config.oidc.client_id);
         Ok(AppState {
-            cookies: SessionCookies::new(&config.session, &binding),
+            cookies: SessionCookies::new(&config.session, &binding).with_metrics(metrics.clone()),
             config: Arc::new(config),
             sso,
             refresher: Refresher::default(),
-            metrics: Metrics::default(),
+            metrics,
             upstream,
             forwarded,
+            draining: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Starts draining: readiness turns false at once, so load balancers stop sending new
+    /// requests while the listener still accepts for `server.shutdown_delay`.
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the process is shutting down.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Records who the request is for on its access-log line, as `log.subject` says: a keyed
+    /// hash of `sub` (stable across lines and replicas sharing the keys) or `sub` itself.
+    pub fn note_subject(&self, facts: Option<&Arc<crate::observe::Facts>>, session: &Session) {
+        let Some(facts) = facts else {
+            return;
+        };
+        let claims = session.id_claims();
+        let Some(sub) = claims.get("sub").and_then(|s| s.as_str()) else {
+            return;
+        };
+        let shown = match self.config.log.subject {
+            crate::config::LogSubject::Plain => sub.to_string(),
+            crate::config::LogSubject::Hashed => {
+                let tag = self
+                    .cookies
+                    .ring()
+                    .mac(b"oidc-bff log subject v1", sub.as_bytes());
+                tag[..8].iter().map(|b| format!("{b:02x}")).collect()
+            }
+        };
+        facts.subject(shown);
     }
 
     /// The `X-Forwarded-Proto` and `X-Forwarded-Host` values the relay sends.

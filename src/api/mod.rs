@@ -11,6 +11,7 @@ pub use responses::{
 
 use crate::cookies::{RequestCookies, ResponseCookies};
 use crate::error::{Error, ErrorKind};
+use crate::observe::Facts;
 use crate::oidc::callback::CallbackParams;
 use crate::return_to::ReturnTo;
 use crate::session::guard::{Need, SessionState};
@@ -152,11 +153,13 @@ impl BffApi {
         state: Data<&Arc<AppState>>,
         cookies: Data<&RequestCookies>,
         out: Data<&Arc<ResponseCookies>>,
+        facts: Data<&Arc<Facts>>,
     ) -> SessionResponse {
         let now = now();
         let body = match state.guard().run(&cookies, &out, now, Need::Tokens).await {
             SessionState::None => JsonBytes::of(&SessionInfo::anonymous()),
             SessionState::Active(session) | SessionState::Stale(session, _) => {
+                state.note_subject(Some(&facts), &session);
                 // The SPA reads the CSRF cookie; put it back if the browser lost it.
                 let csrf = state
                     .cookies
@@ -189,11 +192,13 @@ impl BffApi {
         headers: &poem::http::HeaderMap,
         cookies: Data<&RequestCookies>,
         out: Data<&Arc<ResponseCookies>>,
+        facts: Data<&Arc<Facts>>,
     ) -> Result<LogoutResponse, Error> {
         crate::csrf::check_request_origin(&state.config, headers)?;
         let logout_url = match identity(&state, &cookies, &out).await {
             None => app_root(&state),
             Some(session) => {
+                state.note_subject(Some(&facts), &session);
                 crate::csrf::check_token(&state.cookies, &session, headers)?;
                 sign_out(&state, &session, &cookies, &out).await
             }
@@ -258,7 +263,9 @@ impl BffApi {
         operation_id = "readyz"
     )]
     async fn readyz(&self, state: Data<&Arc<AppState>>) -> ReadyResponse {
-        if state.sso.is_ready() {
+        if state.is_draining() {
+            ReadyResponse::NotReady(PlainText("shutting down".into()))
+        } else if state.sso.is_ready() {
             ReadyResponse::Ready(PlainText("ready".into()))
         } else {
             ReadyResponse::NotReady(PlainText("SSO metadata not loaded yet".into()))

@@ -7,7 +7,8 @@
 //! a value. The one exception is per route: a route's `timeout` and `idle_timeout` default in
 //! [`crate::routes`], because routes are a list and every route gets its own.
 
-use super::raw::{RawConfig, RawCors, RawOidc, RawRoles, RawServer, RawSession};
+use super::raw::{RawConfig, RawCors, RawLog, RawOidc, RawRoles, RawServer, RawSession};
+use super::validated::LogSubject;
 use super::{AuthMethod, ConfigError, EndpointOverrides, SameSite};
 use figment::providers::Serialized;
 use figment::value::{Dict, Map};
@@ -42,6 +43,7 @@ impl Default for RawServer {
             header_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             shutdown_timeout: Duration::from_secs(30),
+            shutdown_delay: Duration::from_secs(5),
             content_security_policy: DEFAULT_CSP.into(),
         }
     }
@@ -98,6 +100,14 @@ impl Default for RawCors {
     }
 }
 
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            subject: LogSubject::Hashed,
+        }
+    }
+}
+
 impl Default for RawRoles {
     fn default() -> Self {
         RawRoles {
@@ -119,6 +129,7 @@ impl Default for RawConfig {
             session: RawSession::default(),
             cors: RawCors::default(),
             roles: RawRoles::default(),
+            log: RawLog::default(),
             routes: Vec::new(),
         }
     }

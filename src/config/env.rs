@@ -10,6 +10,9 @@ use figment::value::Value;
 use figment::Figment;
 use std::collections::BTreeMap;
 
+/// The name figment records for the environment layer (how [`super::load`] ranks it).
+pub(super) const ENV_LAYER_NAME: &str = "BFF_* environment variables";
+
 /// Variables with our prefix that select files or logging rather than set a key.
 const CONTROL_VARIABLES: &[&str] = &[
     "BFF_PROFILE",
@@ -54,7 +57,7 @@ pub(super) struct EnvLayer(Vec<(String, String)>);
 
 impl figment::Provider for EnvLayer {
     fn metadata(&self) -> figment::Metadata {
-        figment::Metadata::named("BFF_* environment variables")
+        figment::Metadata::named(ENV_LAYER_NAME)
     }
 
     fn data(

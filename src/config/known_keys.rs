@@ -67,7 +67,9 @@ impl KnownKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::raw::{RawConfig, RawCors, RawOidc, RawRoles, RawServer, RawSession};
+    use crate::config::raw::{
+        RawConfig, RawCors, RawLog, RawOidc, RawRoles, RawServer, RawSession,
+    };
     use crate::config::EndpointOverrides;
     use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
     use std::fmt;
@@ -117,13 +119,14 @@ mod tests {
     #[test]
     fn every_raw_field_is_a_known_key() {
         let known = KnownKeys::of_raw_config().unwrap();
-        let sections: [(&str, &[&str]); 6] = [
+        let sections: [(&str, &[&str]); 7] = [
             ("server", fields_of::<RawServer>()),
             ("oidc", fields_of::<RawOidc>()),
             ("oidc.endpoints", fields_of::<EndpointOverrides>()),
             ("session", fields_of::<RawSession>()),
             ("cors", fields_of::<RawCors>()),
             ("roles", fields_of::<RawRoles>()),
+            ("log", fields_of::<RawLog>()),
         ];
         for section in fields_of::<RawConfig>() {
             assert!(

@@ -74,8 +74,9 @@ impl Config {
         }
         let (env, warnings) = env_layer(vars)?;
         figment = figment.merge(env);
-        let committed = [default_file, profile_file];
-        let config = Self::from_layers(profile, figment, &committed)?;
+        let mut layers = vec![default_file, profile_file];
+        layers.extend(vars.get("BFF_CONFIG_FILE").map(PathBuf::from));
+        let config = Self::from_layers(profile, figment, &layers)?;
         Ok(Loaded { config, warnings })
     }
 
@@ -88,11 +89,14 @@ impl Config {
     /// Validates `figment` (built-in defaults included), knowing which files are committed to
     /// the repository: a session key read from one of them is public, and accepted only on
     /// loopback.
+    /// `layers` are the files merged, in order (`default.toml`, the profile, `BFF_CONFIG_FILE`);
+    /// the first two are committed to the repository.
     fn from_layers(
         profile: String,
         figment: Figment,
-        committed: &[PathBuf],
+        layers: &[PathBuf],
     ) -> Result<Config, ConfigError> {
+        let committed = &layers[..layers.len().min(2)];
         let key_file = figment
             .find_metadata("session.keys")
             .and_then(|metadata| match &metadata.source {
@@ -100,7 +104,28 @@ impl Config {
                 _ => None,
             })
             .filter(|path| committed.iter().any(|c| same_file(c, path)));
-        let raw: RawConfig = figment.extract()?;
+        let mut raw: RawConfig = figment.extract()?;
+        prefer_higher_layer(
+            &figment,
+            layers,
+            "session.keys",
+            &mut raw.session.keys,
+            &mut raw.session.keys_file,
+        );
+        prefer_higher_layer(
+            &figment,
+            layers,
+            "oidc.client_secret",
+            &mut raw.oidc.client_secret,
+            &mut raw.oidc.client_secret_file,
+        );
+        prefer_higher_layer(
+            &figment,
+            layers,
+            "oidc.private_key",
+            &mut raw.oidc.private_key,
+            &mut raw.oidc.private_key_file,
+        );
         let config = validate(profile, raw)?;
         if let Some(file) = key_file {
             let public = Url::parse(&config.server.public_url).ok();
@@ -166,6 +191,41 @@ fn refuse_secrets_in(profile_file: &Path) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+/// How late a layer is: built-in defaults 0, then the files in `layers` order, then the
+/// environment; a value from a later layer overrides one from an earlier layer.
+fn layer_rank(metadata: &figment::Metadata, layers: &[PathBuf]) -> usize {
+    match &metadata.source {
+        Some(figment::Source::File(path)) => layers
+            .iter()
+            .position(|layer| same_file(layer, path))
+            .map_or(0, |i| i + 1),
+        _ if metadata.name == super::env::ENV_LAYER_NAME => layers.len() + 1,
+        _ => 0,
+    }
+}
+
+/// A secret and its `*_file` twin set by different layers: the later layer wins, as for any
+/// other key (a profile's `keys` and an environment's `keys_file` is a mount replacing a
+/// committed dev value, not a conflict). Set by the same layer, both stay and validation says
+/// to choose.
+fn prefer_higher_layer<A, B>(
+    figment: &Figment,
+    layers: &[PathBuf],
+    key: &str,
+    inline: &mut Option<A>,
+    file: &mut Option<B>,
+) {
+    if inline.is_none() || file.is_none() {
+        return;
+    }
+    let rank = |key: &str| figment.find_metadata(key).map(|m| layer_rank(m, layers));
+    match (rank(key), rank(&format!("{key}_file"))) {
+        (Some(a), Some(b)) if a < b => *inline = None,
+        (Some(a), Some(b)) if a > b => *file = None,
+        _ => {}
+    }
 }
 
 #[cfg(test)]

@@ -30,8 +30,8 @@ pub use defaults::DEFAULT_CSP;
 pub use error::ConfigError;
 pub use load::Loaded;
 pub use private_key::PrivateKey;
-pub use validate::{decode_key, is_loopback};
+pub use validate::{decode_key, is_loopback, parse_keys_text};
 pub use validated::{
-    AuthMethod, Config, CorsConfig, EndpointOverrides, OidcConfig, RolesConfig, SameSite,
-    ServerConfig, SessionConfig,
+    AuthMethod, Config, CorsConfig, EndpointOverrides, LogConfig, LogSubject, OidcConfig,
+    RolesConfig, SameSite, ServerConfig, SessionConfig,
 };

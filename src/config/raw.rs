@@ -6,6 +6,7 @@
 //! ([`super::defaults`], the only place defaults are written) always fills it, so validation
 //! never has to invent one. A key without a default is an `Option` (`None` = not set).
 
+use super::validated::LogSubject;
 use super::{AuthMethod, EndpointOverrides, SameSite};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ pub(super) struct RawConfig {
     pub(super) session: RawSession,
     pub(super) cors: RawCors,
     pub(super) roles: RawRoles,
+    pub(super) log: RawLog,
     /// Only files set routes (a table of tables has no environment spelling), and there are
     /// none by default; not serialised, so it is neither a default nor a known key.
     #[serde(default, skip_serializing)]
@@ -44,6 +46,8 @@ pub(super) struct RawServer {
     pub(super) max_connections: usize,
     #[serde(with = "humantime_serde")]
     pub(super) shutdown_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub(super) shutdown_delay: Duration,
     pub(super) content_security_policy: String,
 }
 
@@ -119,6 +123,13 @@ pub(super) struct RawRoles {
     #[serde(deserialize_with = "list")]
     pub(super) claims: Vec<String>,
     pub(super) userinfo: bool,
+}
+
+/// `[log]` as written.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLog {
+    pub(super) subject: LogSubject,
 }
 
 /// Accepts a list, or a comma-separated string (how lists arrive from the environment).

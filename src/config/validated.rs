@@ -28,6 +28,8 @@ pub struct Config {
     pub cors: CorsConfig,
     /// Where roles are read from.
     pub roles: RolesConfig,
+    /// What the logs may show.
+    pub log: LogConfig,
     /// The API relay table.
     pub routes: RouteTable,
 }
@@ -63,6 +65,10 @@ pub struct ServerConfig {
     /// On shutdown, how long in-flight requests and streams may still run.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// On shutdown, how long the listener still accepts after `/readyz` turned 503, so the
+    /// load balancer notices before connections are refused.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_delay: Duration,
     /// The `Content-Security-Policy` of the SPA served from `static_dir`.
     pub content_security_policy: String,
 }
@@ -125,6 +131,8 @@ pub struct OidcConfig {
     pub issuer: String,
     /// Client id.
     pub client_id: String,
+    /// Where the client secret came from, when a file: read again on change or SIGHUP.
+    pub client_secret_file: Option<PathBuf>,
     /// Client secret (for the `client_secret_*` methods).
     #[serde(serialize_with = "redact_opt")]
     pub client_secret: Option<SecretString>,
@@ -182,6 +190,8 @@ pub struct SessionConfig {
     /// Most opened sessions kept in memory, by their exact sealed value, so a cookie is opened
     /// once rather than on every request; 0 turns the cache off.
     pub open_cache: usize,
+    /// Where the keys came from, when a file: it is read again on change or SIGHUP.
+    pub keys_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -215,6 +225,24 @@ pub struct RolesConfig {
     pub claims: Vec<String>,
     /// Also read the paths in the userinfo response (at login and at each refresh).
     pub userinfo: bool,
+}
+
+/// `[log]`: what the logs may show.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogConfig {
+    /// How the signed-in subject appears on access-log lines.
+    pub subject: LogSubject,
+}
+
+/// How a subject (`sub`) appears in the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogSubject {
+    /// A keyed hash: the same user gives the same value across lines and replicas sharing
+    /// the session keys, and nobody without the keys can tell who it is. The default.
+    Hashed,
+    /// The subject as the SSO issued it (opt-in: it is personal data in most SSOs).
+    Plain,
 }
 
 fn redact_opt<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {

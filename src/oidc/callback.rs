@@ -115,8 +115,9 @@ impl Sso {
         let response = request
             .request_async(&super::http::Bounded(self.http().clone()))
             .await
-            .map_err(classify)?;
-        Ok(token_set(&response, now))
+            .map_err(classify);
+        self.count(crate::metrics::SsoCall::Exchange, &response);
+        Ok(token_set(&response?, now))
     }
 }
 

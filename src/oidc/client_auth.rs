@@ -36,6 +36,16 @@ impl ClientAuth {
         }
     }
 
+    /// The same credentials with another client secret (the secret file changed).
+    pub fn with_secret(&self, secret: SecretString) -> Self {
+        ClientAuth {
+            client_id: self.client_id.clone(),
+            method: self.method,
+            secret: Some(secret),
+            key: self.key.clone(),
+        }
+    }
+
     /// Configures an `oauth2` client for the token endpoint: the secret and where it goes
     /// (Basic or the body); for `private_key_jwt` and public clients the body carries the id.
     pub fn configure<A, D, I, R, T, U>(

@@ -2,6 +2,7 @@
 //! configured overrides, or from both (overrides win).
 
 use crate::config::OidcConfig;
+use crate::metrics::{Metrics, SsoCall, SsoOutcome};
 use anyhow::{anyhow, bail, Context};
 use openidconnect::core::CoreJsonWebKeySet;
 use serde::Deserialize;
@@ -70,9 +71,15 @@ pub fn discovery_url(issuer: &str) -> String {
 /// Loads discovery (unless every needed endpoint is configured and discovery is unavailable),
 /// applies the overrides and fetches the keys.
 #[tracing::instrument(name = "oidc.discovery", skip_all)]
-pub async fn load(http: &reqwest::Client, config: &OidcConfig) -> anyhow::Result<Provider> {
+pub async fn load(
+    http: &reqwest::Client,
+    config: &OidcConfig,
+    metrics: &Metrics,
+) -> anyhow::Result<Provider> {
     let overrides = &config.endpoints;
-    let document = match fetch_discovery(http, &config.issuer).await {
+    let fetched = fetch_discovery(http, &config.issuer).await;
+    metrics.sso(SsoCall::Discovery, outcome(&fetched));
+    let document = match fetched {
         Ok(document) => Some(document),
         Err(error) if overrides.suffice_without_discovery() => {
             tracing::info!(error = %format!("{error:#}"), "no usable discovery document; using the configured endpoints");
@@ -114,7 +121,7 @@ pub async fn load(http: &reqwest::Client, config: &OidcConfig) -> anyhow::Result
             .clone()
             .or_else(|| d.and_then(|d| d.end_session_endpoint.clone())),
     };
-    let jwks = fetch_jwks(http, &endpoints.jwks).await?;
+    let jwks = fetch_jwks(http, &endpoints.jwks, metrics).await?;
     Ok(Provider {
         endpoints,
         iss_parameter_supported: d
@@ -128,8 +135,7 @@ async fn fetch_discovery(
     issuer: &str,
 ) -> anyhow::Result<DiscoveryDocument> {
     let url = discovery_url(issuer);
-    let response = http
-        .get(&url)
+    let response = super::with_request_id(http.get(&url))
         .header("accept", "application/json")
         .send()
         .await
@@ -154,9 +160,35 @@ async fn fetch_discovery(
 
 /// Fetches and parses a JWKS.
 #[tracing::instrument(name = "oidc.jwks", skip_all)]
-pub async fn fetch_jwks(http: &reqwest::Client, url: &Url) -> anyhow::Result<CoreJsonWebKeySet> {
-    let response = http
-        .get(url.clone())
+pub async fn fetch_jwks(
+    http: &reqwest::Client,
+    url: &Url,
+    metrics: &Metrics,
+) -> anyhow::Result<CoreJsonWebKeySet> {
+    let fetched = get_jwks(http, url).await;
+    metrics.sso(SsoCall::Jwks, outcome(&fetched));
+    fetched
+}
+
+/// A fetch's outcome for the metrics (a timeout anywhere in the error chain counts as one).
+fn outcome<T>(result: &anyhow::Result<T>) -> SsoOutcome {
+    match result {
+        Ok(_) => SsoOutcome::Ok,
+        Err(error)
+            if error.chain().any(|cause| {
+                cause
+                    .downcast_ref::<reqwest::Error>()
+                    .is_some_and(reqwest::Error::is_timeout)
+            }) =>
+        {
+            SsoOutcome::Timeout
+        }
+        Err(_) => SsoOutcome::Error,
+    }
+}
+
+async fn get_jwks(http: &reqwest::Client, url: &Url) -> anyhow::Result<CoreJsonWebKeySet> {
+    let response = super::with_request_id(http.get(url.clone()))
         .header("accept", "application/json")
         .send()
         .await

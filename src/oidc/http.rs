@@ -57,8 +57,12 @@ impl<'c> AsyncHttpClient<'c> for Bounded {
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         let client = self.0.clone();
+        let request_id = crate::observe::current_request_id();
         Box::pin(async move {
-            let request: reqwest::Request = request.try_into().map_err(Box::new)?;
+            let mut request: reqwest::Request = request.try_into().map_err(Box::new)?;
+            if let Some(id) = request_id {
+                request.headers_mut().insert(crate::observe::REQUEST_ID, id);
+            }
             let response = client.execute(request).await.map_err(Box::new)?;
             let mut builder = openidconnect::http::Response::builder()
                 .status(response.status())

@@ -22,6 +22,7 @@ pub mod userinfo;
 
 use crate::config::OidcConfig;
 use crate::error::{Error, ErrorKind};
+use crate::metrics::{Metrics, SsoCall, SsoOutcome};
 use discovery::Provider;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -32,8 +33,11 @@ pub struct Sso {
     config: OidcConfig,
     redirect_uri: String,
     http: reqwest::Client,
-    /// How we authenticate at the token and revocation endpoints.
-    auth: client_auth::ClientAuth,
+    /// How we authenticate at the token and revocation endpoints (replaced as a whole when
+    /// the client secret file changes).
+    auth: arc_swap::ArcSwap<client_auth::ClientAuth>,
+    /// Calls to the SSO, by kind and outcome.
+    metrics: Arc<Metrics>,
     provider: RwLock<Option<Arc<Provider>>>,
     /// Serializes loads so a burst of requests before readiness makes one discovery call.
     loading: tokio::sync::Mutex<()>,
@@ -46,7 +50,11 @@ pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 
 impl Sso {
     /// Builds the client; fails on an unreadable or empty CA file.
-    pub fn new(config: OidcConfig, redirect_uri: String) -> anyhow::Result<Self> {
+    pub fn new(
+        config: OidcConfig,
+        redirect_uri: String,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.http_timeout)
@@ -67,7 +75,8 @@ impl Sso {
         }
         let http = builder.build()?;
         Ok(Sso {
-            auth: client_auth::ClientAuth::new(&config),
+            auth: arc_swap::ArcSwap::from_pointee(client_auth::ClientAuth::new(&config)),
+            metrics,
             config,
             redirect_uri,
             http,
@@ -107,7 +116,7 @@ impl Sso {
         if let Some(provider) = self.cached() {
             return Ok(provider);
         }
-        match discovery::load(&self.http, &self.config).await {
+        match discovery::load(&self.http, &self.config, &self.metrics).await {
             Ok(provider) => {
                 tracing::info!(issuer = %self.config.issuer, "SSO metadata and keys loaded");
                 Ok(self.store(provider))
@@ -151,7 +160,7 @@ impl Sso {
             *last = Some(Instant::now());
         }
         let current = self.cached()?;
-        match discovery::fetch_jwks(&self.http, &current.endpoints.jwks).await {
+        match discovery::fetch_jwks(&self.http, &current.endpoints.jwks, &self.metrics).await {
             Ok(jwks) => {
                 tracing::info!(
                     keys = jwks.keys().len(),
@@ -169,5 +178,37 @@ impl Sso {
     /// The shared HTTP client (for the token calls).
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
+    }
+
+    /// Puts a new client secret in force for the next calls (the secret file changed).
+    pub fn replace_client_secret(&self, secret: secrecy::SecretString) {
+        let next = self.auth.load().with_secret(secret);
+        self.auth.store(Arc::new(next));
+    }
+
+    /// Counts one call to the SSO, with the outcome its result shows.
+    pub(crate) fn count<T>(&self, call: SsoCall, result: &Result<T, crate::error::Error>) {
+        self.metrics.sso(call, outcome_of(result));
+    }
+}
+
+/// The metric outcome of a call's result: a refused grant, a timeout (found in the error's
+/// source chain), another failure, or success.
+fn outcome_of<T>(result: &Result<T, crate::error::Error>) -> SsoOutcome {
+    match result {
+        Ok(_) => SsoOutcome::Ok,
+        Err(error) if error.kind() == crate::error::ErrorKind::GrantRefused => {
+            SsoOutcome::InvalidGrant
+        }
+        Err(error) if error.is_timeout() => SsoOutcome::Timeout,
+        Err(_) => SsoOutcome::Error,
+    }
+}
+
+/// A request to the SSO carrying the id of the request it is made for (when there is one).
+pub(crate) fn with_request_id(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    match crate::observe::current_request_id() {
+        Some(id) => request.header(crate::observe::REQUEST_ID, id),
+        None => request,
     }
 }

@@ -33,9 +33,9 @@ impl Sso {
         let response = request
             .request_async(&super::http::Bounded(self.http().clone()))
             .await
-            .map_err(classify)
-            .context("refreshing the tokens")?;
-        let mut tokens = token_set(&response, now);
+            .map_err(classify);
+        self.count(crate::metrics::SsoCall::Refresh, &response);
+        let mut tokens = token_set(&response.context("refreshing the tokens")?, now);
         if let Some(id_token) = tokens.id_token.take() {
             match self
                 .verify_id_token(&id_token, ExpectedNonce::Any, subject)

@@ -3,6 +3,7 @@
 
 use super::discovery::Provider;
 use super::Sso;
+use crate::metrics::{SsoCall, SsoOutcome};
 
 impl Sso {
     /// Revokes a refresh token when the provider has a revocation endpoint. Best effort:
@@ -19,24 +20,37 @@ impl Sso {
             ("token".into(), refresh_token.to_string()),
             ("token_type_hint".into(), "refresh_token".into()),
         ];
-        let request = self.http().post(url.clone());
-        let request = match self.auth.authenticate(request, &mut form, url.as_str()) {
+        let request = super::with_request_id(self.http().post(url.clone()));
+        let request = match self
+            .auth
+            .load()
+            .authenticate(request, &mut form, url.as_str())
+        {
             Ok(request) => request,
             Err(error) => {
                 tracing::warn!(error = %error, "refresh token revocation skipped");
                 return;
             }
         };
-        match request.form(&form).send().await {
+        let outcome = match request.form(&form).send().await {
             Ok(response) if response.status().is_success() => {
                 tracing::info!("refresh token revoked at the SSO");
+                SsoOutcome::Ok
             }
             Ok(response) => {
                 tracing::warn!(status = %response.status(), "the SSO refused to revoke the refresh token");
+                SsoOutcome::Error
             }
             Err(error) => {
-                tracing::warn!(error = %error.without_url(), "refresh token revocation failed")
+                let outcome = if error.is_timeout() {
+                    SsoOutcome::Timeout
+                } else {
+                    SsoOutcome::Error
+                };
+                tracing::warn!(error = %error.without_url(), "refresh token revocation failed");
+                outcome
             }
-        }
+        };
+        self.metrics.sso(SsoCall::Revoke, outcome);
     }
 }

@@ -107,8 +107,9 @@ impl Sso {
         )
         .set_redirect_uri(super::authorize::redirect_url(&self.redirect_uri)?)
         .set_token_uri(TokenUrl::from_url(provider.endpoints.token.clone()));
-        let client = self.auth.configure(client);
-        let params = self.auth.extra_params(provider.endpoints.token.as_str())?;
+        let auth = self.auth.load();
+        let client = auth.configure(client);
+        let params = auth.extra_params(provider.endpoints.token.as_str())?;
         Ok((client, params))
     }
 }

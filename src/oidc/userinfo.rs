@@ -16,7 +16,8 @@ impl Sso {
         access_token: &str,
         subject: &str,
     ) -> Result<Map<String, Value>, Error> {
-        self.fetch_userinfo(provider, access_token, subject)
+        let result = self
+            .fetch_userinfo(provider, access_token, subject)
             .await
             .map_err(|source| {
                 Error::new(
@@ -24,7 +25,9 @@ impl Sso {
                     "the identity provider's userinfo could not be read",
                 )
                 .with_source(source)
-            })
+            });
+        self.count(crate::metrics::SsoCall::Userinfo, &result);
+        result
     }
 
     async fn fetch_userinfo(
@@ -36,9 +39,7 @@ impl Sso {
         let Some(url) = provider.endpoints.userinfo.clone() else {
             bail!("roles.userinfo is on but the SSO has no userinfo endpoint");
         };
-        let response = self
-            .http()
-            .get(url)
+        let response = super::with_request_id(self.http().get(url))
             .bearer_auth(access_token)
             .header("accept", "application/json")
             .send()

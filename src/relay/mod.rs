@@ -7,6 +7,7 @@
 pub mod upstream;
 
 use crate::error::{Error, ErrorKind};
+use crate::observe::Facts;
 use crate::routes::{Route, RoutedPath, TokenMode};
 use crate::session::guard::{Need, SessionState};
 use crate::session::now;
@@ -88,16 +89,9 @@ pub async fn relay(
         TokenMode::None => None,
         TokenMode::Access => Some(authorize(state, route, &req).await?),
     };
-    let result = match build_upstream_request(state, &url, &mut req, bearer) {
-        Ok(upstream) => send(state, route, upstream).await,
-        Err(error) => Err(error),
-    };
-    let status = match &result {
-        Ok(response) => response.status().as_u16(),
-        Err(error) => error.kind().status().as_u16(),
-    };
-    state.metrics.relayed(&route.prefix, status);
-    result
+    let facts = Facts::of(&req).cloned();
+    let upstream = build_upstream_request(state, &url, &mut req, bearer)?;
+    send(state, route, upstream, facts.as_deref()).await
 }
 
 /// The session (refreshed if due), CSRF and the roles. Returns the access token to relay.
@@ -118,6 +112,7 @@ async fn authorize(state: &AppState, route: &Route, req: &Request) -> Result<Hea
         SessionState::Stale(_, error) => return Err(error),
         SessionState::Active(session) => session,
     };
+    state.note_subject(Facts::of(req), &session);
     if crate::csrf::is_unsafe(req.method()) {
         crate::csrf::check_token(&state.cookies, &session, req.headers())?;
     }
@@ -170,6 +165,10 @@ fn build_upstream_request(
     let (proto, host) = state.forwarded_origin();
     headers.insert("x-forwarded-proto", proto.clone());
     headers.insert("x-forwarded-host", host.clone());
+    if let Some(id) = crate::observe::current_request_id() {
+        headers.insert(crate::observe::REQUEST_ID, id);
+    }
+    crate::telemetry::propagate(&mut headers);
     let mut request = hyper::Request::new(UpstreamBody::from(req.take_body()));
     *request.method_mut() = req.method().clone();
     *request.uri_mut() = uri;
@@ -231,7 +230,9 @@ async fn send(
     state: &AppState,
     route: &Route,
     request: hyper::Request<UpstreamBody>,
+    facts: Option<&Facts>,
 ) -> Result<Response, Error> {
+    let started = std::time::Instant::now();
     let upstream = match tokio::time::timeout(route.timeout, state.upstream.send(request)).await {
         Err(_) => {
             return Err(Error::new(
@@ -252,6 +253,11 @@ async fn send(
         }
         Ok(Ok(upstream)) => upstream,
     };
+    let waited = started.elapsed().as_secs_f64();
+    state.metrics.upstream(&route.label, waited);
+    if let Some(facts) = facts {
+        facts.upstream(upstream.status().as_u16(), waited);
+    }
     let (mut parts, body) = upstream.into_parts();
     let connection_listed = listed_in_connection(&parts.headers);
     let dropped: Vec<HeaderName> = parts
@@ -266,6 +272,7 @@ async fn send(
     let stream = with_idle_timeout(
         http_body_util::BodyDataStream::new(body),
         route.idle_timeout,
+        state.metrics.stream(),
     );
     let mut response = Response::builder()
         .status(parts.status)
@@ -274,19 +281,22 @@ async fn send(
     Ok(response)
 }
 
-/// Ends `stream` with an error when no piece arrives for `idle`.
+/// Ends `stream` with an error when no piece arrives for `idle`; `open` (the open-streams
+/// gauge) is held until the stream ends or the browser goes away.
 fn with_idle_timeout<S, E>(
     stream: S,
     idle: Duration,
+    open: crate::metrics::GaugeGuard,
 ) -> impl Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static
 where
     S: Stream<Item = Result<bytes::Bytes, E>> + Send + 'static,
     E: std::fmt::Display,
 {
-    futures_util::stream::unfold(Some(Box::pin(stream)), move |stream| async move {
-        let mut stream = stream?;
+    let state = Some((Box::pin(stream), open));
+    futures_util::stream::unfold(state, move |state| async move {
+        let (mut stream, open) = state?;
         match tokio::time::timeout(idle, stream.next()).await {
-            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(stream))),
+            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some((stream, open)))),
             Ok(Some(Err(error))) => Some((Err(std::io::Error::other(error.to_string())), None)),
             Ok(None) => None,
             Err(_) => {

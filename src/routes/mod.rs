@@ -69,6 +69,9 @@ pub struct Route {
     /// hours, but an upstream that stops sending without closing must not hold a connection.
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
+    /// The prefix as a shared label for metrics and logs (cloned per request, not copied).
+    #[serde(skip)]
+    pub label: std::sync::Arc<str>,
 }
 
 /// Routes ordered longest prefix first, so the first match is the most specific.
@@ -129,6 +132,7 @@ impl RouteTable {
                 }
             }
             routes.push(Route {
+                label: route.prefix.as_str().into(),
                 prefix: route.prefix,
                 upstream,
                 roles: route.roles,

@@ -36,9 +36,15 @@ pub struct SessionTooLarge {
 
 /// Reads and writes the service's cookies.
 pub struct SessionCookies {
-    ring: KeyRing,
+    /// The key ring, replaced as a whole when the keys file changes (see
+    /// [`SessionCookies::replace_keys`]); readers take a snapshot per use.
+    ring: arc_swap::ArcSwap<KeyRing>,
+    /// What binds seals to this deployment (kept to build the next ring).
+    binding: Vec<u8>,
     /// Sessions already opened, by their exact sealed value (see [`SessionCookies::read`]).
     opened: Option<quick_cache::sync::Cache<String, Arc<Session>>>,
+    /// Opens (from the cookie or the cache) and written cookie sizes, when wired.
+    metrics: Option<Arc<crate::metrics::Metrics>>,
     name: String,
     login_prefix: String,
     same_site: &'static str,
@@ -59,9 +65,11 @@ impl SessionCookies {
     /// [`seal::deployment_binding`]).
     pub fn new(config: &SessionConfig, binding: &[u8]) -> Self {
         SessionCookies {
-            ring: KeyRing::new(&config.keys, binding),
+            ring: arc_swap::ArcSwap::from_pointee(KeyRing::new(&config.keys, binding)),
+            binding: binding.to_vec(),
             opened: (config.open_cache > 0)
                 .then(|| quick_cache::sync::Cache::new(config.open_cache)),
+            metrics: None,
             login_prefix: format!("{}-login-", config.cookie_name),
             name: config.cookie_name.clone(),
             same_site: match config.same_site {
@@ -74,9 +82,31 @@ impl SessionCookies {
         }
     }
 
-    /// The key ring (for tests and tools that craft cookies).
-    pub fn ring(&self) -> &KeyRing {
-        &self.ring
+    /// Counts opens and written cookie sizes in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn count_open(&self, from: &'static str) {
+        if let Some(metrics) = &self.metrics {
+            metrics.session_opened(from);
+        }
+    }
+
+    /// The key ring in force (for sealing, opening, and tests that craft cookies).
+    pub fn ring(&self) -> Arc<KeyRing> {
+        self.ring.load_full()
+    }
+
+    /// Puts new keys in force at once: the first seals from now on, all open, and a key no
+    /// longer listed stops opening. Sessions opened under the old keys are forgotten, so a
+    /// cookie sealed with a removed key cannot open from the cache either.
+    pub fn replace_keys(&self, keys: &[[u8; 32]]) {
+        self.ring.store(Arc::new(KeyRing::new(keys, &self.binding)));
+        if let Some(cache) = &self.opened {
+            cache.clear();
+        }
     }
 
     fn session_attributes(&self, max_age: Option<i64>) -> CookieAttributes {
@@ -100,9 +130,10 @@ impl SessionCookies {
             Err(ChunkError::Inconsistent) => return SessionRead::Invalid("inconsistent chunks"),
         };
         if let Some(session) = self.opened.as_ref().and_then(|c| c.get(sealed.as_ref())) {
+            self.count_open("cache");
             return SessionRead::Valid(session);
         }
-        let session = match self.ring.open(&self.name, &sealed) {
+        let session = match self.ring.load().open(&self.name, &sealed) {
             Ok(bytes) => match Session::from_bytes(&bytes) {
                 Some(session) => Arc::new(session),
                 None => return SessionRead::Invalid("unreadable payload"),
@@ -116,6 +147,7 @@ impl SessionCookies {
         if let Some(cache) = &self.opened {
             cache.insert(sealed.into_owned(), session.clone());
         }
+        self.count_open("cookie");
         SessionRead::Valid(session)
     }
 
@@ -146,6 +178,7 @@ impl SessionCookies {
         };
         let sealed = self
             .ring
+            .load()
             .seal(&self.name, &payload)
             .map_err(|_| too_large(payload.len()))?;
         let chunks =
@@ -165,6 +198,9 @@ impl SessionCookies {
         }
         self.ensure_csrf_cookie(request, out, session, now);
         let total = chunks.iter().map(|(n, v)| n.len() + 1 + v.len()).sum();
+        if let Some(metrics) = &self.metrics {
+            metrics.cookie_written(total);
+        }
         Ok((chunks.len(), total))
     }
 
@@ -232,12 +268,12 @@ impl SessionCookies {
 
     /// The CSRF token bound to this session (see [`super::csrf`]).
     pub fn csrf_token(&self, session: &Session) -> String {
-        super::csrf::token(&self.ring, session)
+        super::csrf::token(&self.ring.load(), session)
     }
 
     /// Whether `header` is this session's CSRF token (see [`super::csrf`]).
     pub fn verify_csrf(&self, session: &Session, header: Option<&str>) -> bool {
-        super::csrf::verify(&self.ring, session, header)
+        super::csrf::verify(&self.ring.load(), session, header)
     }
 
     /// The login cookie's name for a flow, keyed by its state so parallel tabs do not collide.
@@ -264,7 +300,7 @@ impl SessionCookies {
         let mut flows = self.login_flows(request, &name);
         login.sequence = flows.iter().map(|(seq, _)| seq + 1).max().unwrap_or(0);
         // A login state is a few hundred bytes (returnTo is capped): it always seals.
-        let Ok(sealed) = self.ring.seal(&name, &login.to_bytes()) else {
+        let Ok(sealed) = self.ring.load().seal(&name, &login.to_bytes()) else {
             return;
         };
         out.set(
@@ -288,6 +324,7 @@ impl SessionCookies {
             .map(|(name, value)| {
                 let sequence = self
                     .ring
+                    .load()
                     .open(name, value)
                     .ok()
                     .and_then(|bytes| LoginState::from_bytes(&bytes))
@@ -309,7 +346,7 @@ impl SessionCookies {
         let name = self.login_cookie_name(state);
         let sealed = request.get(&name)?;
         out.expire(&name, login_attributes(None));
-        let login = LoginState::from_bytes(&self.ring.open(&name, sealed).ok()?)?;
+        let login = LoginState::from_bytes(&self.ring.load().open(&name, sealed).ok()?)?;
         bool::from(login.flow.state.as_bytes().ct_eq(state.as_bytes())).then_some(login)
     }
 }

@@ -144,7 +144,9 @@ impl Guard<'_> {
             .refresher
             .refresh(self.sso, &refresh_token, request)
             .await;
-        self.metrics.refresh(refresh_label(&joined.outcome));
+        if !joined.started {
+            self.metrics.refresh_waiter();
+        }
         match joined.outcome {
             Ok(tokens) => {
                 let renewed = Session::from_tokens(Some(&session), &tokens, self.roles, now);
@@ -186,14 +188,5 @@ impl Guard<'_> {
             return SessionState::None;
         }
         SessionState::Active(Arc::new(session))
-    }
-}
-
-/// The metric label of a refresh outcome.
-fn refresh_label(outcome: &super::refresh::Outcome) -> &'static str {
-    match outcome {
-        Ok(_) => "ok",
-        Err(error) if error.kind() == ErrorKind::GrantRefused => "grant_dead",
-        Err(_) => "sso_unavailable",
     }
 }

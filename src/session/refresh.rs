@@ -117,7 +117,9 @@ impl Refresher {
         request: RefreshRequest,
     ) -> Shared<BoxFuture<'static, Outcome>> {
         let maps = self.maps.clone();
-        let task = tokio::spawn(async move {
+        // The SSO call carries the id of the request that started it.
+        let request_id = crate::observe::current_request_id();
+        let task = tokio::spawn(crate::observe::with_request_id(request_id, async move {
             let outcome = sso
                 .refresh(
                     &token,
@@ -133,7 +135,7 @@ impl Refresher {
             }
             inflight.remove(&key);
             outcome
-        });
+        }));
         async move {
             task.await.unwrap_or_else(|error| {
                 Err(Error::new(

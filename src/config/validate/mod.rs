@@ -7,11 +7,13 @@ mod server;
 mod session;
 mod urls;
 
-pub use session::decode_key;
+pub use session::{decode_key, parse_keys_text};
 pub use urls::is_loopback;
 
 use super::raw::{RawConfig, RawCors, RawRoles};
-use super::{Config, ConfigError, CorsConfig, RolesConfig, SameSite, ServerConfig, SessionConfig};
+use super::{
+    Config, ConfigError, CorsConfig, LogConfig, RolesConfig, SameSite, ServerConfig, SessionConfig,
+};
 use crate::routes::RouteTable;
 
 /// Validates every section, then what spans sections. The first problem found is the error.
@@ -22,6 +24,7 @@ pub(super) fn validate(profile: String, raw: RawConfig) -> Result<Config, Config
         session,
         cors,
         roles,
+        log,
         routes,
     } = raw;
     let server = server::validate_server(server)?;
@@ -36,6 +39,9 @@ pub(super) fn validate(profile: String, raw: RawConfig) -> Result<Config, Config
         ));
     }
     let roles = validate_roles(roles)?;
+    let log = LogConfig {
+        subject: log.subject,
+    };
     let routes = RouteTable::from_raw(routes).map_err(|e| ConfigError::new(e.key(), e.message))?;
     Ok(Config {
         profile,
@@ -44,6 +50,7 @@ pub(super) fn validate(profile: String, raw: RawConfig) -> Result<Config, Config
         session,
         cors,
         roles,
+        log,
         routes,
     })
 }

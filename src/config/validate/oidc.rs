@@ -72,6 +72,7 @@ pub(super) fn validate_oidc(raw: RawOidc) -> Result<OidcConfig, ConfigError> {
         issuer,
         client_id,
         client_secret,
+        client_secret_file,
         auth_method,
         private_key,
         scopes,

@@ -15,6 +15,7 @@ pub(super) fn validate_server(raw: RawServer) -> Result<ServerConfig, ConfigErro
         header_timeout,
         max_connections,
         shutdown_timeout,
+        shutdown_delay,
         content_security_policy,
     } = raw;
     let bind = bind.parse().map_err(|_| {
@@ -74,6 +75,7 @@ pub(super) fn validate_server(raw: RawServer) -> Result<ServerConfig, ConfigErro
         header_timeout,
         max_connections,
         shutdown_timeout,
+        shutdown_delay,
         content_security_policy,
     })
 }

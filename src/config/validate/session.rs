@@ -19,7 +19,7 @@ pub(super) fn validate_session(raw: RawSession) -> Result<SessionConfig, ConfigE
         max_chunks,
         open_cache,
     } = raw;
-    let keys = session_keys(keys, keys_file)?;
+    let keys = session_keys(keys, keys_file.clone())?;
     if cookie_name.is_empty()
         || !cookie_name
             .chars()
@@ -53,7 +53,24 @@ pub(super) fn validate_session(raw: RawSession) -> Result<SessionConfig, ConfigE
         refresh_skew,
         max_chunks,
         open_cache,
+        keys_file,
     })
+}
+
+/// The keys a `keys_file` holds: base64 keys separated by commas or whitespace, at least one;
+/// the message names the first bad one. Also used when the file is read again at run time.
+pub fn parse_keys_text(text: &str) -> Result<Vec<[u8; 32]>, String> {
+    let keys: Vec<&str> = text
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if keys.is_empty() {
+        return Err("holds no key".into());
+    }
+    keys.iter()
+        .enumerate()
+        .map(|(i, text)| decode_key(text).map_err(|m| format!("key {} {m}", i + 1)))
+        .collect()
 }
 
 /// The session keys from `keys` or `keys_file` (never both): at least one, each 32 bytes.
@@ -63,17 +80,15 @@ fn session_keys(
 ) -> Result<Vec<[u8; 32]>, ConfigError> {
     let keys_text = match (keys, keys_file) {
         (Some(keys), None) => keys,
-        (None, Some(file)) => std::fs::read_to_string(&file)
-            .map_err(|e| {
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
                 ConfigError::new(
                     "session.keys_file",
                     format!("cannot read {}: {e}", file.display()),
                 )
-            })?
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
+            })?;
+            return parse_keys_text(&text).map_err(|m| ConfigError::new("session.keys_file", m));
+        }
         (Some(_), Some(_)) => {
             return Err(ConfigError::new(
                 "session.keys",

@@ -1,0 +1,207 @@
+//! What one request leaves behind for operators: its id, its span (every log line of the
+//! request carries both), its access-log line, and its metrics.
+//!
+//! - **Request id**: a caller's `X-Request-Id` is kept when it is short visible ASCII (1 to
+//!   64 characters, `!` to `~`), else one is generated. It goes back on the response, to the
+//!   upstream, and to the SSO on the calls made for this request (through a task-local).
+//! - **Facts**: handlers record what only they know — the route, the (hashed) subject, the
+//!   upstream's status and time — for the one access-log line written when the answer leaves.
+//!   The line never holds a query string, a token, a cookie or a raw subject (unless
+//!   `log.subject = "plain"`).
+
+use crate::metrics::Metrics;
+use poem::http::HeaderValue;
+use poem::{Endpoint, IntoResponse, Request, Response};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+/// The header that carries the request id both ways.
+pub const REQUEST_ID: &str = "x-request-id";
+/// The longest request id accepted from a caller.
+const MAX_REQUEST_ID: usize = 64;
+
+tokio::task_local! {
+    /// The id of the request a task works for (read by the SSO client for its calls).
+    static CURRENT_REQUEST_ID: HeaderValue;
+}
+
+/// The request id of the task's request, if it runs for one.
+pub fn current_request_id() -> Option<HeaderValue> {
+    CURRENT_REQUEST_ID.try_with(HeaderValue::clone).ok()
+}
+
+/// Runs `future` as work for the request `id` (a task spawned for a request, like a refresh,
+/// keeps the id of the request that started it).
+pub async fn with_request_id<F: std::future::Future>(
+    id: Option<HeaderValue>,
+    future: F,
+) -> F::Output {
+    match id {
+        Some(id) => CURRENT_REQUEST_ID.scope(id, future).await,
+        None => future.await,
+    }
+}
+
+/// The caller's request id when it is acceptable, else a new random one.
+pub fn request_id(headers: &poem::http::HeaderMap) -> HeaderValue {
+    headers
+        .get(REQUEST_ID)
+        .filter(|v| {
+            let bytes = v.as_bytes();
+            (1..=MAX_REQUEST_ID).contains(&bytes.len()) && bytes.iter().all(u8::is_ascii_graphic)
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            use base64::Engine;
+            let id =
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 12]>());
+            HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unknown"))
+        })
+}
+
+/// What handlers learn about one request, for its access-log line and metrics.
+#[derive(Default)]
+pub struct Facts {
+    route: OnceLock<Arc<str>>,
+    subject: OnceLock<String>,
+    upstream: OnceLock<(u16, f64)>,
+}
+
+impl Facts {
+    /// The route label: a route prefix, a BFF endpoint, `app` or `other`.
+    pub fn route(&self, label: Arc<str>) {
+        let _ = self.route.set(label);
+    }
+
+    /// The signed-in subject, as the log shows it (hashed unless configured otherwise).
+    pub fn subject(&self, shown: String) {
+        let _ = self.subject.set(shown);
+    }
+
+    /// The upstream's status and the wait for its response head.
+    pub fn upstream(&self, status: u16, seconds: f64) {
+        let _ = self.upstream.set((status, seconds));
+    }
+
+    /// The facts of `req` (set by [`observe`]; absent only outside it, in unit tests).
+    pub fn of(req: &Request) -> Option<&Arc<Facts>> {
+        req.extensions().get::<Arc<Facts>>()
+    }
+}
+
+/// The label of a BFF endpoint or of the app, interned once.
+fn label(name: &'static str) -> Arc<str> {
+    static LABELS: OnceLock<Vec<(&'static str, Arc<str>)>> = OnceLock::new();
+    let labels = LABELS.get_or_init(|| {
+        crate::routes::OWN_PATHS
+            .iter()
+            .chain(["app", "other"].iter())
+            .map(|name| (*name, Arc::from(*name)))
+            .collect()
+    });
+    labels
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, l)| l.clone())
+        .unwrap_or_else(|| Arc::from("other"))
+}
+
+/// The label for a request the BFF answers itself (an own endpoint) or the app serves.
+pub fn own_label(path: &str, app: bool) -> Arc<str> {
+    if app {
+        return label("app");
+    }
+    let own = crate::routes::OWN_PATHS
+        .iter()
+        .find(|own| path == **own || path.strip_prefix(**own).is_some_and(|r| r.starts_with('/')));
+    label(own.copied().unwrap_or("other"))
+}
+
+/// Wraps the whole service: gives each request its id, span and facts, and writes its
+/// access-log line and metrics when the answer leaves.
+pub async fn observe<E: Endpoint>(
+    metrics: Arc<Metrics>,
+    ep: Arc<E>,
+    mut req: Request,
+) -> poem::Result<Response> {
+    use tracing::Instrument;
+    let started = Instant::now();
+    let id = request_id(req.headers());
+    let facts = Arc::new(Facts::default());
+    req.extensions_mut().insert(facts.clone());
+    let path = req.uri().path();
+    let quiet = matches!(path, "/healthz" | "/readyz" | "/metrics");
+    // The path is the browser's: bounded, so a hostile one cannot fill the log.
+    let shown_path = &path[..path.floor_char_boundary(256)];
+    let span = tracing::info_span!(
+        "request",
+        request_id = %String::from_utf8_lossy(id.as_bytes()),
+        method = %req.method(),
+        path = %shown_path,
+    );
+    crate::telemetry::continue_trace(&span, req.headers());
+    let writes = !matches!(
+        *req.method(),
+        poem::http::Method::GET | poem::http::Method::HEAD | poem::http::Method::OPTIONS
+    );
+    let _in_flight = metrics.in_flight();
+    let call = async move {
+        match ep.call(req).await {
+            Ok(response) => response.into_response(),
+            Err(error) => error.into_response(),
+        }
+    };
+    let mut response = CURRENT_REQUEST_ID
+        .scope(id.clone(), call.instrument(span.clone()))
+        .await;
+    response.headers_mut().insert(REQUEST_ID, id);
+    let route = facts.route.get().cloned().unwrap_or_else(|| label("other"));
+    let status = response.status().as_u16();
+    metrics.request(&route, writes, status);
+    if !quiet {
+        let upstream = facts.upstream.get();
+        span.in_scope(|| {
+            tracing::info!(
+                target: "access",
+                route = %route,
+                status,
+                duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                upstream_status = upstream.map(|u| u.0),
+                upstream_ms = upstream.map(|u| u.1 * 1000.0),
+                sub = facts.subject.get().map(String::as_str),
+                "request"
+            )
+        });
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &[u8]) -> poem::http::HeaderMap {
+        let mut headers = poem::http::HeaderMap::new();
+        headers.insert(REQUEST_ID, HeaderValue::from_bytes(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn a_short_visible_request_id_is_kept_and_anything_else_replaced() {
+        assert_eq!(request_id(&headers(b"abc-123_XYZ")), "abc-123_XYZ");
+        for bad in [&b"has space"[..], &[b'a'; 65], b"tab\there", b"caf\xc3\xa9"] {
+            let id = request_id(&headers(bad));
+            assert_ne!(id.as_bytes(), bad);
+            assert_eq!(id.len(), 16);
+        }
+        assert_eq!(request_id(&poem::http::HeaderMap::new()).len(), 16);
+    }
+
+    #[test]
+    fn labels_are_bounded() {
+        assert_eq!(&*own_label("/api/session", false), "/api/session");
+        assert_eq!(&*own_label("/docs/index.css", false), "/docs");
+        assert_eq!(&*own_label("/api/x/1234", false), "other");
+        assert_eq!(&*own_label("/reports/42", true), "app");
+    }
+}
