@@ -68,7 +68,16 @@ impl figment::Provider for EnvLayer {
         for (key, text) in &self.0 {
             figment = figment.merge(Serialized::default(key, env_value(&defaults, key, text)));
         }
-        figment.data()
+        // The inner figment tagged the values with its own ids, which mean nothing to the
+        // figment this layer joins; untagged, they are attributed to this layer's metadata (how
+        // `load` tells that a `*_file` came from the environment).
+        let mut data = figment.data()?;
+        for dict in data.values_mut() {
+            for value in dict.values_mut() {
+                *value = Value::serialize(&*value)?;
+            }
+        }
+        Ok(data)
     }
 }
 

@@ -277,6 +277,64 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_file_from_a_higher_layer_replaces_an_inline_secret_from_a_lower_one() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("dev.toml"), "").unwrap();
+        let file = dir.path().join("bff.toml");
+        std::fs::write(&file, base_toml()).unwrap();
+        let keys = dir.path().join("keys");
+        let second = "MTIzNDU2Nzg5MGFiY2RlZjEyMzQ1Njc4OTBhYmNkZWY=";
+        std::fs::write(&keys, format!("{second}\n")).unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "from-the-file\n").unwrap();
+        let vars = |extra: &[(&str, &str)]| -> BTreeMap<String, String> {
+            [
+                ("BFF_CONFIG_DIR", dir.path().to_str().unwrap()),
+                ("BFF_CONFIG_FILE", file.to_str().unwrap()),
+            ]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+        };
+        let config = Config::load_from(&vars(&[
+            ("BFF_SESSION__KEYS_FILE", keys.to_str().unwrap()),
+            ("BFF_OIDC__CLIENT_SECRET_FILE", secret.to_str().unwrap()),
+        ]))
+        .unwrap()
+        .config;
+        assert_eq!(config.session.keys_file.as_deref(), Some(keys.as_path()));
+        assert_eq!(config.session.keys.len(), 1);
+        assert_eq!(
+            config.oidc.client_secret.as_ref().unwrap().expose_secret(),
+            "from-the-file"
+        );
+        // The other way round: an inline secret from the environment replaces a file's `*_file`.
+        std::fs::write(
+            &file,
+            base_toml().replace(
+                "client_secret = \"s3cret\"",
+                &format!("client_secret_file = {:?}", secret.to_str().unwrap()),
+            ),
+        )
+        .unwrap();
+        let config = Config::load_from(&vars(&[("BFF_OIDC__CLIENT_SECRET", "from-env")]))
+            .unwrap()
+            .config;
+        assert_eq!(
+            config.oidc.client_secret.as_ref().unwrap().expose_secret(),
+            "from-env"
+        );
+        // Both in one layer: validation asks to choose.
+        let error = Config::load_from(&vars(&[
+            ("BFF_OIDC__CLIENT_SECRET", "from-env"),
+            ("BFF_OIDC__CLIENT_SECRET_FILE", secret.to_str().unwrap()),
+        ]))
+        .unwrap_err();
+        assert_eq!(error.key, "oidc.client_secret");
+    }
+
+    #[test]
     fn unknown_profile_is_a_startup_error() {
         let dir = tempfile::tempdir().unwrap();
         let vars: BTreeMap<String, String> = [

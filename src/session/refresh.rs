@@ -117,9 +117,11 @@ impl Refresher {
         request: RefreshRequest,
     ) -> Shared<BoxFuture<'static, Outcome>> {
         let maps = self.maps.clone();
-        // The SSO call carries the id of the request that started it.
+        // The SSO call carries the id and the span of the request that started it (its log
+        // lines and trace spans stay in that request's tree).
         let request_id = crate::observe::current_request_id();
-        let task = tokio::spawn(crate::observe::with_request_id(request_id, async move {
+        let span = tracing::Span::current();
+        let work = async move {
             let outcome = sso
                 .refresh(
                     &token,
@@ -135,7 +137,11 @@ impl Refresher {
             }
             inflight.remove(&key);
             outcome
-        }));
+        };
+        let task = tokio::spawn(crate::observe::with_request_id(
+            request_id,
+            tracing::Instrument::instrument(work, span),
+        ));
         async move {
             task.await.unwrap_or_else(|error| {
                 Err(Error::new(

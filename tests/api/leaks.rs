@@ -3,105 +3,10 @@
 //! logouts), and every log line and every response body is scanned for every token, code,
 //! PKCE verifier, client secret and session key that was used.
 
+use crate::binary::start_binary;
 use crate::helpers::*;
 use oidc_bff::session::{now, CompactToken, Session};
 use reqwest::Method;
-use std::io::BufRead;
-use std::sync::{Arc, Mutex};
-
-/// The real binary, its captured stderr, and an in-process state holding the same keys (to
-/// read and rewrite sealed cookies as a test must).
-struct Binary {
-    child: std::process::Child,
-    log: Arc<Mutex<String>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_binary(extra: &str) -> (Binary, TestApp) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("dev.toml"), "").unwrap();
-    let file = dir.path().join("bff.toml");
-    std::fs::write(&file, format!("{extra}\n{}", config_toml(""))).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_oidc-bff"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("BFF_CONFIG_DIR", dir.path())
-        .env("BFF_CONFIG_FILE", &file)
-        .env("BFF_LOG", "trace")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
-    let (port_tx, port_rx) = std::sync::mpsc::channel();
-    let writer = log.clone();
-    std::thread::spawn(move || {
-        let mut port_tx = Some(port_tx);
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line.contains("oidc-bff listening") {
-                if let Some(port) = line.split("port=").nth(1) {
-                    let port: u16 = port.split_whitespace().next().unwrap().parse().unwrap();
-                    if let Some(tx) = port_tx.take() {
-                        let _ = tx.send(port);
-                    }
-                }
-            }
-            let mut log = writer.lock().unwrap();
-            log.push_str(&line);
-            log.push('\n');
-        }
-    });
-    let port = port_rx
-        .recv_timeout(std::time::Duration::from_secs(20))
-        .expect("the BFF started");
-    let config = {
-        use figment::providers::{Format, Toml};
-        let figment =
-            figment::Figment::from(Toml::string(&config_toml(""))).merge(Toml::string(extra));
-        oidc_bff::Config::from_figment("test".into(), figment).unwrap()
-    };
-    let state = std::sync::Arc::new(oidc_bff::state::AppState::new(config).unwrap());
-    let app = TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        state,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        jar: Jar::default(),
-        sso_jar: Jar::default(),
-    };
-    for _ in 0..80 {
-        if app
-            .http
-            .get(format!("{}/readyz", app.address))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    (
-        Binary {
-            child,
-            log,
-            _dir: dir,
-        },
-        app,
-    )
-}
 
 /// Everything secret seen during the run, and every response body.
 #[derive(Default)]
@@ -321,7 +226,7 @@ async fn no_log_line_or_response_body_carries_a_secret_at_trace_level() {
     );
 
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let log = binary.log.lock().unwrap().clone();
+    let log = binary.log();
     assert!(
         log.lines().count() > 100,
         "trace logging is on: {} lines",

@@ -1,5 +1,6 @@
 //! Integration tests: the real binary's application against a real OpenID Provider.
 
+mod binary;
 mod helpers;
 mod recorder;
 
@@ -12,6 +13,7 @@ mod listener;
 mod login;
 mod logout;
 mod open_cache;
+mod operations;
 mod refresh;
 mod relay;
 mod relay_paths;

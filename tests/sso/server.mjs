@@ -96,7 +96,9 @@ const jwks = {
 };
 
 // ---------------------------------------------------------------- test-control state
-const stats = () => ({ token: {}, revocation: 0, discovery: 0, jwks: 0 });
+// requestIds: the X-Request-Id of the latest back-channel calls (bounded), to prove the BFF
+// passes its request id on to the SSO.
+const stats = () => ({ token: {}, revocation: 0, discovery: 0, jwks: 0, requestIds: [] });
 const state = { stats: stats(), faults: {}, hiddenKids: new Set(), hung: new Set() };
 function releaseHung(target) {
   for (const h of [...state.hung]) if (!target || h.target === target) h.release();
@@ -372,6 +374,10 @@ server.listen(PORT, HOST, () => {
       }
 
       if (pathname === PATH || pathname.startsWith(`${PATH}/`)) {
+        if (!m) {
+          state.stats.requestIds.push({ path: pathname.slice(PATH.length), id: req.headers['x-request-id'] ?? null });
+          if (state.stats.requestIds.length > 500) state.stats.requestIds.shift();
+        }
         // mount oidc-provider under PATH (like express' app.use(PATH, ...))
         req.originalUrl = req.url;
         req.url = req.url.slice(PATH.length) || '/';
