@@ -3,6 +3,9 @@
 #   - Debian's chromium and nginx (the end-to-end test drives the real browser through a real
 #     load balancer) and wrk (the relay benchmark's smoke run);
 #   - schemathesis from PyPI, pinned, in a virtualenv under $HOME/.cache/oidc-bff/venv;
+#   - for the container check (deploy/container/layout.sh): util-linux's unshare, iproute2, curl;
+#   - for the Kubernetes check (deploy/k8s/validate.sh): kubernetes-validate and PyYAML from PyPI,
+#     pinned in deploy/k8s/requirements.txt, in a virtualenv under $HOME/.cache/oidc-bff/venv-k8s;
 #   - cargo-fuzz from crates.io, pinned (the fuzz targets run on the nightly toolchain).
 set -euo pipefail
 CACHE="$HOME/.cache/oidc-bff"
@@ -14,6 +17,9 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: missing ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
@@ -30,6 +36,8 @@ if ! "$CACHE/venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHES
   python3 -m venv "$CACHE/venv"
   "$CACHE/venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
+
+"$(dirname "$0")/../deploy/k8s/validate.sh" --install-only
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
   echo "install-deps: the fuzz targets need a nightly toolchain (rustup toolchain install nightly)" >&2

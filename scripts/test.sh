@@ -3,7 +3,9 @@
 #   the generated Angular client matches openapi/ (drift check), the Angular app builds,
 #   formatting, lints, unit, property and integration tests (against a real oidc-provider),
 #   schemathesis against a running instance, the benchmark code in test mode, the fuzz targets
-#   (20 s each), the relay benchmark in smoke mode, the nginx config check, and the end-to-end test
+#   (20 s each), the relay benchmark in smoke mode, the nginx config check, the container image
+#   check (the Dockerfile's runtime stage laid out and run as the image would, without an engine),
+#   the Kubernetes manifests rendered and validated offline, and the end-to-end test
 #   (Debian's Chromium -> nginx -> two oidc-bff replicas -> oidc-provider + demo upstream).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,5 +40,14 @@ scripts/fuzz.sh 20
 echo "== relay benchmark, smoke mode (keeps benches/relay.sh working; no figures)"
 BFF_BIN="$CARGO_TARGET_DIR/debug/oidc-bff" benches/relay.sh --smoke > /dev/null
 
-echo "== nginx config check and end-to-end test in Chromium"
-(cd tests/e2e && npm run --silent check-nginx && BFF_BIN="$CARGO_TARGET_DIR/debug/oidc-bff" npm test)
+echo "== nginx config check"
+(cd tests/e2e && npm run --silent check-nginx)
+
+echo "== container image: the Dockerfile's runtime stage laid out and run as the image would"
+BFF_BIN="$CARGO_TARGET_DIR/debug/oidc-bff" deploy/container/layout.sh
+
+echo "== Kubernetes manifests: every overlay rendered and validated against the schemas, offline"
+deploy/k8s/validate.sh
+
+echo "== end-to-end test in Chromium"
+(cd tests/e2e && BFF_BIN="$CARGO_TARGET_DIR/debug/oidc-bff" npm test)
