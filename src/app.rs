@@ -168,7 +168,7 @@ pub fn endpoint(
             "/metrics",
             poem::endpoint::make_sync(move |_| {
                 Response::builder()
-                    .content_type("text/plain; version=0.0.4; charset=utf-8")
+                    .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
                     .body(metrics_state.metrics.encode())
             }),
         )
@@ -189,7 +189,8 @@ pub fn endpoint(
         .allow_origins(config.cors.allowed_origins.iter().map(String::as_str))
         .allow_credentials(true)
         .allow_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
-        .allow_headers(["content-type", "accept", "x-xsrf-token"])
+        .allow_headers(["content-type", "accept", "x-xsrf-token", "x-request-id"])
+        .expose_headers(["x-request-id"])
         .max_age(600);
     let headers = Arc::new(crate::headers::SecurityHeaders::new(&config.server));
     let metrics = state.metrics.clone();

@@ -14,13 +14,11 @@ use std::time::Duration;
 /// How often the files are read when no SIGHUP asks earlier.
 pub const POLL: Duration = Duration::from_secs(5);
 
-/// Starts watching the secret files, if any are configured.
+/// Starts watching the secret files. Also without any, SIGHUP is taken (and logged), so an
+/// operator's habitual `kill -HUP` never ends the process by the signal's default action.
 pub fn spawn(state: Arc<AppState>) {
     let keys = state.config.session.keys_file.clone();
     let secret = state.config.oidc.client_secret_file.clone();
-    if keys.is_none() && secret.is_none() {
-        return;
-    }
     // Installed now, not when the task first runs: a SIGHUP right after startup must not
     // meet the default action (which ends the process).
     let hangup = hangup_signal();

@@ -126,6 +126,8 @@ impl Config {
             &mut raw.oidc.private_key,
             &mut raw.oidc.private_key_file,
         );
+        // A `keys_file` from a later layer replaced the committed key: nothing public is used.
+        let key_file = key_file.filter(|_| raw.session.keys.is_some());
         let config = validate(profile, raw)?;
         if let Some(file) = key_file {
             let public = Url::parse(&config.server.public_url).ok();
