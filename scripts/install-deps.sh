@@ -2,6 +2,7 @@
 # Installs what the tests need beyond Rust and Node, idempotently:
 #   - Debian's chromium and nginx (the end-to-end test drives the real browser through a real
 #     load balancer) and wrk (the relay benchmark's smoke run);
+#   - Debian's redis-server (the session store's tests start their own on loopback ports);
 #   - schemathesis from PyPI, pinned, in a virtualenv under $HOME/.cache/oidc-bff/venv;
 #   - for the container check (deploy/container/layout.sh): util-linux's unshare, iproute2, curl;
 #   - for the Kubernetes check (deploy/k8s/validate.sh): kubernetes-validate and PyYAML from PyPI,
@@ -20,6 +21,7 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: missing ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2

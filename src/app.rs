@@ -1,7 +1,7 @@
 //! Wires configuration, state and endpoints into one poem application; the one place to see
 //! every path the service answers.
 
-use crate::api::BffApi;
+use crate::api::{BackchannelApi, BffApi};
 use crate::config::Config;
 use crate::cookies::cookie_layer;
 use crate::error::{Error, ErrorKind, Problem};
@@ -14,8 +14,13 @@ use std::future::Future;
 use std::sync::Arc;
 
 /// The OpenAPI service describing the BFF's own endpoints.
-pub fn openapi_service() -> OpenApiService<BffApi, ()> {
-    OpenApiService::new(BffApi, "oidc-bff", env!("CARGO_PKG_VERSION")).description(
+pub fn openapi_service() -> OpenApiService<(BffApi, BackchannelApi), ()> {
+    OpenApiService::new(
+        (BffApi, BackchannelApi),
+        "oidc-bff",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
         "A stateless Backend-for-Frontend: OpenID Connect sign-in with PKCE, tokens sealed \
              in an httpOnly cookie, and an API relay. The session travels in the `__Host-bff` \
              cookie (chunked as `__Host-bff.0..n` when large); unsafe methods need the \
@@ -84,6 +89,9 @@ impl App {
         let port = listener.local_addr()?.port();
         tokio::spawn(state.sso.clone().load_until_ready());
         crate::reload::spawn(state.clone());
+        if let Some(store) = &state.store {
+            store.start();
+        }
         let spa = match &state.config.server.static_dir {
             Some(dir) => Some(crate::spa::SpaEndpoint::new(dir)?),
             None => None,
@@ -207,6 +215,33 @@ pub fn endpoint(
 }
 
 /// Sends one request where it belongs (see [`endpoint`]).
+/// The largest body the BFF's own endpoints read (only the back-channel logout form has one;
+/// relayed bodies stream and are not limited here).
+const OWN_BODY_LIMIT: u64 = 64 * 1024;
+
+/// Bounds what an own endpoint may read: a declared length over the limit is refused at once
+/// (413); an undeclared one is cut at the limit, which fails the parse (400).
+fn limit_body(mut req: Request) -> poem::Result<Request> {
+    let declared = req
+        .headers()
+        .get(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > OWN_BODY_LIMIT) {
+        return Err(Error::new(ErrorKind::PayloadTooLarge, "the body is too large").into());
+    }
+    if declared.is_none()
+        && req
+            .headers()
+            .contains_key(poem::http::header::TRANSFER_ENCODING)
+    {
+        use tokio::io::AsyncReadExt;
+        let body = req.take_body().into_async_read().take(OWN_BODY_LIMIT);
+        req.set_body(poem::Body::from_async_read(body));
+    }
+    Ok(req)
+}
+
 async fn dispatch(
     state: &AppState,
     own: &BoxEndpoint<'static>,
@@ -252,7 +287,7 @@ async fn dispatch(
             }
             _ => {
                 label(crate::observe::own_label(req.uri().path(), false));
-                own.call(req).await?
+                own.call(limit_body(req)?).await?
             }
         },
     };

@@ -39,6 +39,8 @@ pub enum ErrorKind {
     Unauthenticated,
     /// Signed in, but without any of the roles the route requires.
     Forbidden,
+    /// A request body larger than the endpoint reads.
+    PayloadTooLarge,
     /// An unsafe request without a valid `X-XSRF-TOKEN`, or from a foreign `Origin`.
     CsrfRejected,
     /// No route and no endpoint answers this path.
@@ -73,13 +75,17 @@ pub enum ErrorKind {
     UpstreamUnreachable,
     /// The upstream API did not answer within the route's timeout.
     UpstreamTimeout,
+    /// The session store (`store.url`) cannot be reached and `store.on_unavailable = "deny"`.
+    StoreUnavailable,
+    /// The feature asked for needs a session store and none is configured.
+    StoreRequired,
     /// A bug or an impossible state on our side (a wiring mistake included).
     Internal,
 }
 
 /// Every kind's facts, in one table: kind, side, status, problem slug, title, and the
 /// `authError` code a failed sign-in with this kind redirects with.
-const FACTS: [(ErrorKind, Side, u16, &str, &str, &str); 21] = {
+const FACTS: [(ErrorKind, Side, u16, &str, &str, &str); 24] = {
     use ErrorKind::*;
     use Side::*;
     [
@@ -114,6 +120,14 @@ const FACTS: [(ErrorKind, Side, u16, &str, &str, &str); 21] = {
             "forbidden",
             "Missing role",
             "access_denied",
+        ),
+        (
+            PayloadTooLarge,
+            Browser,
+            413,
+            "payload-too-large",
+            "Payload too large",
+            "invalid_request",
         ),
         (
             CsrfRejected,
@@ -244,6 +258,22 @@ const FACTS: [(ErrorKind, Side, u16, &str, &str, &str); 21] = {
             "sso_error",
         ),
         (
+            StoreUnavailable,
+            Service,
+            503,
+            "store-unavailable",
+            "Session store unavailable",
+            "store_unavailable",
+        ),
+        (
+            StoreRequired,
+            Service,
+            501,
+            "store-required",
+            "Session store required",
+            "store_required",
+        ),
+        (
             Internal,
             Service,
             500,
@@ -295,6 +325,7 @@ impl ErrorKind {
         matches!(
             self,
             ErrorKind::SsoUnavailable
+                | ErrorKind::StoreUnavailable
                 | ErrorKind::NotReady
                 | ErrorKind::UpstreamUnreachable
                 | ErrorKind::UpstreamTimeout

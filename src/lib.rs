@@ -28,6 +28,7 @@ pub mod server;
 pub mod session;
 pub mod spa;
 pub mod state;
+pub mod store;
 pub mod telemetry;
 
 pub use app::App;

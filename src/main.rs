@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `openapi [--yaml]`, `keygen`, `check`.
+//! The command line: `serve` (default), `openapi [--yaml]`, `keygen`, `check`, `revoke`.
 
 use base64::Engine;
 use clap::{Parser, Subcommand};
@@ -27,6 +27,15 @@ enum Command {
     Keygen,
     /// Validate the configuration and print it with secrets redacted.
     Check,
+    /// End sessions before their cookies expire, on every replica (needs `store.url`).
+    Revoke {
+        /// Every session of this user signed in until now (the ID token's `sub`).
+        #[arg(long, conflicts_with = "sid", required_unless_present = "sid")]
+        sub: Option<String>,
+        /// Every session of this SSO session (the ID token's `sid`).
+        #[arg(long)]
+        sid: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,8 +68,74 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Revoke { sub, sid } => revoke(sub, sid),
         Command::Serve => serve(),
     }
+}
+
+/// `oidc-bff revoke`: records the entry in the store with the same configuration the service
+/// uses; running replicas learn it through pub/sub within moments.
+fn revoke(sub: Option<String>, sid: Option<String>) -> ExitCode {
+    use oidc_bff::store::deny::{Entry, Kind};
+    let config = match Config::load() {
+        Ok(loaded) => loaded.config,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (entry, what) = match (&sub, &sid) {
+        (Some(sub), _) => (
+            Entry::new(Kind::Subject, sub),
+            "every session of that subject",
+        ),
+        (None, Some(sid)) => (
+            Entry::new(Kind::SsoSession, sid),
+            "every session of that SSO session",
+        ),
+        (None, None) => {
+            eprintln!("name what to revoke: --sub or --sid");
+            return ExitCode::from(2);
+        }
+    };
+    let metrics = std::sync::Arc::new(oidc_bff::metrics::Metrics::default());
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let store = match oidc_bff::store::Store::open(&config.store, metrics) {
+            Ok(Some(store)) => store,
+            Ok(None) => {
+                eprintln!("revoke needs a session store: set store.url (BFF_STORE__URL)");
+                return ExitCode::from(2);
+            }
+            Err(error) => {
+                eprintln!("cannot open the session store: {error:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let now = oidc_bff::session::now();
+        match store
+            .revoke(&entry, now, config.session.absolute_lifetime)
+            .await
+        {
+            Ok(()) => {
+                println!(
+                    "revoked {what}; replicas refuse those sessions from now on (kept {})",
+                    humantime::format_duration(config.session.absolute_lifetime)
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("{error}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 fn serve() -> ExitCode {

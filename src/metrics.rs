@@ -17,6 +17,16 @@ struct ResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabel {
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabel {
+    source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: &'static str,
 }
@@ -129,6 +139,9 @@ pub struct Metrics {
     cookie_bytes: Histogram,
     in_flight: Gauge,
     streams: Gauge,
+    store_up: Gauge,
+    store_errors: Family<OperationLabel, Counter>,
+    revocations: Family<SourceLabel, Counter>,
 }
 
 fn upstream_histogram() -> Histogram {
@@ -150,6 +163,9 @@ impl Default for Metrics {
             cookie_bytes: Histogram::new(exponential_buckets(256.0, 2.0, 8)),
             in_flight: Gauge::default(),
             streams: Gauge::default(),
+            store_up: Gauge::default(),
+            store_errors: Family::default(),
+            revocations: Family::default(),
             registry: Registry::default(),
         };
         let build = Family::<BuildLabels, Gauge>::default();
@@ -207,6 +223,21 @@ impl Default for Metrics {
             "open_streams",
             "Relayed answers still streaming to the browser",
             metrics.streams.clone(),
+        );
+        registry.register(
+            "store_up",
+            "Whether this replica's mirror of the session store's deny-list is in sync: 1 yes, 0 no or no store.url",
+            metrics.store_up.clone(),
+        );
+        registry.register(
+            "store_errors",
+            "Session store operations that failed or timed out, by operation",
+            metrics.store_errors.clone(),
+        );
+        registry.register(
+            "revocations",
+            "Sessions ended through the store, by source (backchannel, logout, admin)",
+            metrics.revocations.clone(),
         );
         registry.register("build", "The running version", build);
         Metrics {
@@ -286,6 +317,25 @@ impl Metrics {
     /// One more relayed answer streaming until the guard is dropped.
     pub fn stream(self: &Arc<Self>) -> GaugeGuard {
         GaugeGuard::new(self.streams.clone())
+    }
+
+    /// Whether the store's deny-list mirror is in sync.
+    pub fn store_up(&self, up: bool) {
+        self.store_up.set(i64::from(up));
+    }
+
+    /// Counts a failed store operation.
+    pub fn store_error(&self, operation: &'static str) {
+        self.store_errors
+            .get_or_create(&OperationLabel { operation })
+            .inc();
+    }
+
+    /// Counts a revocation recorded (`backchannel`, `logout`, `admin`).
+    pub fn revocation(&self, source: &'static str) {
+        self.revocations
+            .get_or_create(&SourceLabel { source })
+            .inc();
     }
 
     /// The text exposition format.

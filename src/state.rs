@@ -26,6 +26,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Pooled client for upstream APIs.
     pub upstream: crate::relay::upstream::Upstream,
+    /// The optional shared store (`store.url`): deny-list and cross-replica refresh.
+    pub store: Option<Arc<crate::store::Store>>,
     /// `X-Forwarded-Proto` and `X-Forwarded-Host` for upstreams, from `server.public_url`.
     forwarded: (HeaderValue, HeaderValue),
     /// Set at SIGTERM: `/readyz` answers 503 from then on.
@@ -46,6 +48,7 @@ impl AppState {
         let (proto, host) = public.split_once("://").unwrap_or(("https", public));
         let forwarded = (HeaderValue::from_str(proto)?, HeaderValue::from_str(host)?);
         let binding = crate::seal::deployment_binding(&config.oidc.issuer, &config.oidc.client_id);
+        let store = crate::store::Store::open(&config.store, metrics.clone())?;
         Ok(AppState {
             cookies: SessionCookies::new(&config.session, &binding).with_metrics(metrics.clone()),
             config: Arc::new(config),
@@ -53,6 +56,7 @@ impl AppState {
             refresher: Refresher::default(),
             metrics,
             upstream,
+            store,
             forwarded,
             draining: std::sync::atomic::AtomicBool::new(false),
         })
@@ -107,6 +111,8 @@ impl AppState {
             rules: &self.config.session,
             roles: &self.config.roles,
             metrics: &self.metrics,
+            store: self.store.as_ref(),
+            hold: self.config.oidc.http_timeout * 2 + std::time::Duration::from_secs(1),
         }
     }
 }

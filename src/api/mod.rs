@@ -2,7 +2,10 @@
 //! the health probes. Each handler is thin: parse, call the protocol step or the session guard,
 //! map the result. (The relay is dispatched beside them, see `crate::relay`.)
 
+mod backchannel;
 mod responses;
+
+pub use backchannel::BackchannelApi;
 
 pub use responses::{
     CallbackResponse, LogoutResponse, LogoutResult, ReadyResponse, Redirect, SessionInfo,
@@ -154,10 +157,11 @@ impl BffApi {
         cookies: Data<&RequestCookies>,
         out: Data<&Arc<ResponseCookies>>,
         facts: Data<&Arc<Facts>>,
-    ) -> SessionResponse {
+    ) -> Result<SessionResponse, Error> {
         let now = now();
         let body = match state.guard().run(&cookies, &out, now, Need::Tokens).await {
             SessionState::None => JsonBytes::of(&SessionInfo::anonymous()),
+            SessionState::Unavailable(error) => return Err(error),
             SessionState::Active(session) | SessionState::Stale(session, _) => {
                 state.note_subject(Some(&facts), &session);
                 // The SPA reads the CSRF cookie; put it back if the browser lost it.
@@ -171,7 +175,7 @@ impl BffApi {
                 )
             }
         };
-        SessionResponse::Ok(body, "no-store".into())
+        Ok(SessionResponse::Ok(body, "no-store".into()))
     }
 
     /// Sign out (for `HttpClient`).
@@ -325,7 +329,7 @@ async fn identity(
 ) -> Option<Arc<Session>> {
     match state.guard().run(cookies, out, now(), Need::Identity).await {
         SessionState::Active(session) | SessionState::Stale(session, _) => Some(session),
-        SessionState::None => {
+        SessionState::None | SessionState::Unavailable(_) => {
             state.cookies.clear(cookies, out);
             None
         }
@@ -340,6 +344,18 @@ async fn sign_out(
     out: &ResponseCookies,
 ) -> String {
     state.cookies.clear(cookies, out);
+    // With a store, the session id goes on the deny-list: a copy of the cookie (another
+    // device, a stolen one) dies with this logout instead of living on until it expires.
+    if let Some(store) = &state.store {
+        let entry = crate::store::deny::Entry::session(session);
+        if store
+            .revoke(&entry, now(), state.config.session.absolute_lifetime)
+            .await
+            .is_ok()
+        {
+            state.metrics.revocation("logout");
+        }
+    }
     let Ok(provider) = state.sso.provider().await else {
         return app_root(state);
     };

@@ -7,8 +7,9 @@
 //! a value. The one exception is per route: a route's `timeout` and `idle_timeout` default in
 //! [`crate::routes`], because routes are a list and every route gets its own.
 
-use super::raw::{RawConfig, RawCors, RawLog, RawOidc, RawRoles, RawServer, RawSession};
+use super::raw::{RawConfig, RawCors, RawLog, RawOidc, RawRoles, RawServer, RawSession, RawStore};
 use super::validated::LogSubject;
+use super::validated::OnUnavailable;
 use super::{AuthMethod, ConfigError, EndpointOverrides, SameSite};
 use figment::providers::Serialized;
 use figment::value::{Dict, Map};
@@ -108,6 +109,20 @@ impl Default for RawLog {
     }
 }
 
+impl Default for RawStore {
+    fn default() -> Self {
+        RawStore {
+            url: None,
+            password_file: None,
+            ca_file: None,
+            key_prefix: "oidc-bff:".into(),
+            connect_timeout: Duration::from_secs(2),
+            command_timeout: Duration::from_millis(500),
+            on_unavailable: OnUnavailable::Serve,
+        }
+    }
+}
+
 impl Default for RawRoles {
     fn default() -> Self {
         RawRoles {
@@ -130,6 +145,7 @@ impl Default for RawConfig {
             cors: RawCors::default(),
             roles: RawRoles::default(),
             log: RawLog::default(),
+            store: RawStore::default(),
             routes: Vec::new(),
         }
     }

@@ -68,7 +68,7 @@ impl KnownKeys {
 mod tests {
     use super::*;
     use crate::config::raw::{
-        RawConfig, RawCors, RawLog, RawOidc, RawRoles, RawServer, RawSession,
+        RawConfig, RawCors, RawLog, RawOidc, RawRoles, RawServer, RawSession, RawStore,
     };
     use crate::config::EndpointOverrides;
     use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn every_raw_field_is_a_known_key() {
         let known = KnownKeys::of_raw_config().unwrap();
-        let sections: [(&str, &[&str]); 7] = [
+        let sections: [(&str, &[&str]); 8] = [
             ("server", fields_of::<RawServer>()),
             ("oidc", fields_of::<RawOidc>()),
             ("oidc.endpoints", fields_of::<EndpointOverrides>()),
@@ -127,6 +127,7 @@ mod tests {
             ("cors", fields_of::<RawCors>()),
             ("roles", fields_of::<RawRoles>()),
             ("log", fields_of::<RawLog>()),
+            ("store", fields_of::<RawStore>()),
         ];
         for section in fields_of::<RawConfig>() {
             assert!(

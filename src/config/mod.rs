@@ -33,5 +33,5 @@ pub use private_key::PrivateKey;
 pub use validate::{decode_key, is_loopback, parse_keys_text};
 pub use validated::{
     AuthMethod, Config, CorsConfig, EndpointOverrides, LogConfig, LogSubject, OidcConfig,
-    RolesConfig, SameSite, ServerConfig, SessionConfig,
+    OnUnavailable, RolesConfig, SameSite, ServerConfig, SessionConfig, StoreConfig,
 };

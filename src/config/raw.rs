@@ -6,7 +6,7 @@
 //! ([`super::defaults`], the only place defaults are written) always fills it, so validation
 //! never has to invent one. A key without a default is an `Option` (`None` = not set).
 
-use super::validated::LogSubject;
+use super::validated::{LogSubject, OnUnavailable};
 use super::{AuthMethod, EndpointOverrides, SameSite};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -24,6 +24,7 @@ pub(super) struct RawConfig {
     pub(super) cors: RawCors,
     pub(super) roles: RawRoles,
     pub(super) log: RawLog,
+    pub(super) store: RawStore,
     /// Only files set routes (a table of tables has no environment spelling), and there are
     /// none by default; not serialised, so it is neither a default nor a known key.
     #[serde(default, skip_serializing)]
@@ -130,6 +131,22 @@ pub(super) struct RawRoles {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLog {
     pub(super) subject: LogSubject,
+}
+
+/// `[store]` as written.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStore {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub(super) url: Option<String>,
+    pub(super) password_file: Option<PathBuf>,
+    pub(super) ca_file: Option<PathBuf>,
+    pub(super) key_prefix: String,
+    #[serde(with = "humantime_serde")]
+    pub(super) connect_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub(super) command_timeout: Duration,
+    pub(super) on_unavailable: OnUnavailable,
 }
 
 /// Accepts a list, or a comma-separated string (how lists arrive from the environment).

@@ -30,6 +30,8 @@ pub struct Config {
     pub roles: RolesConfig,
     /// What the logs may show.
     pub log: LogConfig,
+    /// The optional shared store (Redis): deny-list and refresh coordination.
+    pub store: StoreConfig,
     /// The API relay table.
     pub routes: RouteTable,
 }
@@ -243,6 +245,39 @@ pub enum LogSubject {
     Hashed,
     /// The subject as the SSO issued it (opt-in: it is personal data in most SSOs).
     Plain,
+}
+
+/// `[store]`: an optional Redis beside the cookie. Without `url` nothing changes: the cookie
+/// alone is the session, and what needs a store answers that it does.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreConfig {
+    /// `redis://` or `rediss://` URL (no password in it: that comes from `password_file`).
+    pub url: Option<Url>,
+    /// The file holding the Redis password (`AUTH`), read at each connection.
+    pub password_file: Option<PathBuf>,
+    /// PEM roots trusted for `rediss://` instead of the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Prefix of every key and channel, so deployments can share one Redis.
+    pub key_prefix: String,
+    /// Longest wait for a connection.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Longest wait for one command's answer.
+    #[serde(with = "humantime_serde")]
+    pub command_timeout: Duration,
+    /// What a request meets when the store cannot be reached.
+    pub on_unavailable: OnUnavailable,
+}
+
+/// What happens to requests while the store cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnUnavailable {
+    /// Serve from the cookie (availability first): revocations made meanwhile on other
+    /// replicas are seen once the store is back. The default.
+    Serve,
+    /// Refuse signed-in requests with 503 until the store is back (safety first).
+    Deny,
 }
 
 fn redact_opt<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {

@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod end_session;
 pub mod http;
 pub mod id_token;
+pub mod logout_token;
 pub mod refresh;
 pub mod revoke;
 pub mod tokens;

@@ -109,7 +109,7 @@ async fn authorize(state: &AppState, route: &Route, req: &Request) -> Result<Hea
                 "sign in first: no valid session",
             ))
         }
-        SessionState::Stale(_, error) => return Err(error),
+        SessionState::Stale(_, error) | SessionState::Unavailable(error) => return Err(error),
         SessionState::Active(session) => session,
     };
     state.note_subject(Facts::of(req), &session);

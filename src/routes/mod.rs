@@ -16,6 +16,7 @@ pub const OWN_PATHS: &[&str] = &[
     "/api/callback",
     "/api/session",
     "/api/logout",
+    "/api/backchannel-logout",
     "/docs",
     "/openapi.json",
     "/openapi.yaml",

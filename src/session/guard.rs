@@ -17,6 +17,7 @@ use crate::cookies::{RequestCookies, ResponseCookies};
 use crate::error::{Error, ErrorKind};
 use crate::metrics::Metrics;
 use crate::oidc::Sso;
+use crate::store::{Store, Verdict};
 use std::sync::Arc;
 
 /// The re-issue of the cookie for idle tracking happens at most this often.
@@ -39,6 +40,9 @@ pub enum SessionState {
     Active(Arc<Session>),
     /// A session whose refresh failed transiently: kept, but its access token is due.
     Stale(Arc<Session>, Error),
+    /// The session cannot be judged now (the store is unreachable and configured to deny):
+    /// refused with this error, the cookie kept.
+    Unavailable(Error),
 }
 
 /// Everything the guard consults; borrowed from the application state for one request.
@@ -55,6 +59,11 @@ pub struct Guard<'a> {
     pub roles: &'a RolesConfig,
     /// Sessions opened and refused, refreshes.
     pub metrics: &'a Metrics,
+    /// The shared store, when configured: its deny-list is consulted after the cookie opens,
+    /// and it coordinates refreshes across replicas.
+    pub store: Option<&'a Arc<Store>>,
+    /// How long a replica may hold the cross-replica refresh lock (above one SSO call).
+    pub hold: std::time::Duration,
 }
 
 /// The result of the refresh phase.
@@ -80,6 +89,22 @@ impl Guard<'_> {
         let Some(session) = self.open(request, out) else {
             return SessionState::None;
         };
+        match self.store.map(|store| store.verdict(&session)) {
+            Some(Verdict::Revoked) => {
+                tracing::info!("session ended by a logout or revocation; clearing it");
+                self.metrics.cookie_refused("revoked");
+                self.cookies.clear(request, out);
+                return SessionState::None;
+            }
+            // Logout still works: it ends the session anyway.
+            Some(Verdict::Unavailable) if need == Need::Tokens => {
+                return SessionState::Unavailable(Error::new(
+                    ErrorKind::StoreUnavailable,
+                    "sessions cannot be checked right now; try again shortly",
+                ));
+            }
+            _ => {}
+        }
         if need == Need::Identity {
             return SessionState::Active(session);
         }
@@ -132,6 +157,11 @@ impl Guard<'_> {
             return Refreshed::Fresh(session, false);
         };
         let request = RefreshRequest {
+            shared: self.store.map(|store| super::refresh::Coordination {
+                store: store.clone(),
+                ring: self.cookies.ring(),
+                hold: self.hold,
+            }),
             subject: session
                 .id_claims()
                 .get("sub")

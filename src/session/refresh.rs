@@ -28,12 +28,26 @@ type Key = [u8; 32];
 /// roles are read from userinfo, and the time.
 #[derive(Clone)]
 pub struct RefreshRequest {
+    /// The store that coordinates refreshes across replicas, when there is one.
+    pub shared: Option<Coordination>,
     /// The session's `sub`.
     pub subject: Option<String>,
     /// `roles.userinfo`.
     pub with_userinfo: bool,
     /// Unix seconds.
     pub now: i64,
+}
+
+/// What cross-replica coordination needs: the store, the keys to seal the shared result
+/// with, and how long the lock may be held.
+#[derive(Clone)]
+pub struct Coordination {
+    /// The store.
+    pub store: Arc<crate::store::Store>,
+    /// The session keys in force.
+    pub ring: Arc<crate::seal::KeyRing>,
+    /// Longest hold of the lock.
+    pub hold: Duration,
 }
 
 /// The coordinator: in-flight refreshes and recently finished ones.
@@ -122,15 +136,22 @@ impl Refresher {
         let request_id = crate::observe::current_request_id();
         let span = tracing::Span::current();
         let work = async move {
-            let outcome = sso
-                .refresh(
-                    &token,
-                    request.subject.as_deref(),
-                    request.with_userinfo,
-                    request.now,
-                )
-                .await
-                .map(Arc::new);
+            let call = sso.refresh(
+                &token,
+                request.subject.as_deref(),
+                request.with_userinfo,
+                request.now,
+            );
+            let outcome = match &request.shared {
+                Some(shared) => {
+                    shared
+                        .store
+                        .refresh_once(&shared.ring, &token, shared.hold, GRACE_WINDOW, call)
+                        .await
+                }
+                None => call.await,
+            }
+            .map(Arc::new);
             let mut inflight = lock(&maps.inflight);
             if let Ok(tokens) = &outcome {
                 maps.remember(key, tokens.clone(), &token);

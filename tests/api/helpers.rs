@@ -74,6 +74,11 @@ fn client_list(pkjwt_public: &Value) -> Value {
     let mut pkjwt = client("bff-pkjwt", "private_key_jwt", "PS256");
     pkjwt["jwks"] = serde_json::json!({ "keys": [pkjwt_public] });
     pkjwt.as_object_mut().unwrap().remove("client_secret");
+    // Registered for back-channel logout at the public origin; the test SSO delivers to the
+    // loopback BFF a test names (POST /__test/backchannel).
+    let mut backchannel = client("bff-bcl", "client_secret_basic", "RS256");
+    backchannel["backchannel_logout_uri"] = format!("{PUBLIC_URL}/api/backchannel-logout").into();
+    backchannel["backchannel_logout_session_required"] = true.into();
     let mut public = client("bff-public", "none", "RS256");
     public.as_object_mut().unwrap().remove("client_secret");
     serde_json::json!([
@@ -81,6 +86,7 @@ fn client_list(pkjwt_public: &Value) -> Value {
         client("bff-post", "client_secret_post", "ES256"),
         pkjwt,
         public,
+        backchannel,
     ])
 }
 

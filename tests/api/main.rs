@@ -3,6 +3,7 @@
 mod binary;
 mod helpers;
 mod recorder;
+mod redis;
 
 mod cli;
 mod cookie_size;
@@ -22,3 +23,4 @@ mod schemathesis;
 mod session;
 mod spa;
 mod sso_variants;
+mod store;

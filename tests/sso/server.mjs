@@ -99,7 +99,13 @@ const jwks = {
 // requestIds: the X-Request-Id of the latest back-channel calls (bounded), to prove the BFF
 // passes its request id on to the SSO.
 const stats = () => ({ token: {}, revocation: 0, discovery: 0, jwks: 0, requestIds: [] });
-const state = { stats: stats(), faults: {}, hiddenKids: new Set(), hung: new Set() };
+const state = {
+  stats: stats(), faults: {}, hiddenKids: new Set(), hung: new Set(),
+  // Back-channel logout in tests: the registered https origin of a client's
+  // backchannel_logout_uri is delivered to a loopback BFF instead (from -> to), and every
+  // delivery is recorded. Not reset by /__test/reset: one test owns its client.
+  backchannel: { rewrite: {}, deliveries: [] },
+};
 function releaseHung(target) {
   for (const h of [...state.hung]) if (!target || h.target === target) h.release();
 }
@@ -160,8 +166,30 @@ const configuration = {
     ctx.type = 'html';
     ctx.body = page('Demo SSO - Error', `<h1>Demo SSO</h1><div class="error">${esc(out.error)}: ${esc(out.error_description)}</div>`);
   },
+  // Outgoing calls (back-channel logout). oidc-provider refuses special-use addresses such as
+  // loopback (SSRF protection); the test SSO delivers to the loopback BFF under test instead
+  // of the registered public origin, and records what it delivered.
+  ...(TEST ? {
+    async fetch(url, options) {
+      const { dispatcher, ...rest } = options; // eslint-disable-line no-unused-vars
+      const href = String(url);
+      const from = Object.keys(state.backchannel.rewrite).find((o) => href.startsWith(`${o}/`));
+      const target = from ? state.backchannel.rewrite[from] + href.slice(from.length) : href;
+      const delivery = { url: href, status: null };
+      state.backchannel.deliveries.push(delivery);
+      try {
+        const response = await globalThis.fetch(target, rest);
+        delivery.status = response.status;
+        return response;
+      } catch (err) {
+        delivery.status = `error: ${err?.message}`;
+        throw err;
+      }
+    },
+  } : {}),
   features: {
     devInteractions: { enabled: false },
+    backchannelLogout: { enabled: true },
     introspection: { enabled: false },
     revocation: { enabled: true },
     rpInitiatedLogout: {
@@ -282,6 +310,23 @@ async function handleControl(req, res, route) {
   if (route === 'jwks-hide' && req.method === 'POST') {
     state.hiddenKids = new Set(Array.isArray(body.kids) ? body.kids : []);
     return json(res, 200, { hidden: [...state.hiddenKids] });
+  }
+  if (route === 'backchannel' && req.method === 'POST') {
+    const { from, to } = body;
+    if (typeof from !== 'string' || typeof to !== 'string') return json(res, 400, { error: 'from, to' });
+    state.backchannel.rewrite[from] = to;
+    return json(res, 200, { ok: true });
+  }
+  if (route === 'backchannel' && req.method === 'GET') return json(res, 200, state.backchannel);
+  if (route === 'sign' && req.method === 'POST') {
+    // A JWT signed with the SSO's own RSA key (RS256), with the given header and claims: tests
+    // build logout tokens the SSO would never send (wrong audience, a nonce, ...).
+    const key = crypto.createPrivateKey({ key: jwks.keys[0], format: 'jwk' });
+    const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const header = { alg: 'RS256', kid: jwks.keys[0].kid, typ: 'logout+jwt', ...(body.header || {}) };
+    const input = `${b64(header)}.${b64(body.claims || {})}`;
+    const signature = crypto.sign('sha256', Buffer.from(input), key).toString('base64url');
+    return json(res, 200, { token: `${input}.${signature}` });
   }
   if (route === 'reset' && req.method === 'POST') {
     releaseHung();

@@ -5,6 +5,7 @@
 mod oidc;
 mod server;
 mod session;
+mod store;
 mod urls;
 
 pub use session::{decode_key, parse_keys_text};
@@ -25,6 +26,7 @@ pub(super) fn validate(profile: String, raw: RawConfig) -> Result<Config, Config
         cors,
         roles,
         log,
+        store,
         routes,
     } = raw;
     let server = server::validate_server(server)?;
@@ -42,6 +44,7 @@ pub(super) fn validate(profile: String, raw: RawConfig) -> Result<Config, Config
     let log = LogConfig {
         subject: log.subject,
     };
+    let store = store::validate_store(store)?;
     let routes = RouteTable::from_raw(routes).map_err(|e| ConfigError::new(e.key(), e.message))?;
     Ok(Config {
         profile,
@@ -51,6 +54,7 @@ pub(super) fn validate(profile: String, raw: RawConfig) -> Result<Config, Config
         cors,
         roles,
         log,
+        store,
         routes,
     })
 }
