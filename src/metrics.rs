@@ -87,6 +87,8 @@ pub enum SsoCall {
     Revoke,
     /// Userinfo (when roles live there).
     Userinfo,
+    /// A pushed authorization request (RFC 9126) at sign-in.
+    Par,
 }
 
 impl SsoCall {
@@ -98,6 +100,7 @@ impl SsoCall {
             SsoCall::Refresh => "refresh",
             SsoCall::Revoke => "revoke",
             SsoCall::Userinfo => "userinfo",
+            SsoCall::Par => "par",
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct AppState {
     pub upstream: crate::relay::upstream::Upstream,
     /// The optional shared store (`store.url`): deny-list and cross-replica refresh.
     pub store: Option<Arc<crate::store::Store>>,
+    /// The upstreams' last `DPoP-Nonce` (by origin), for relayed DPoP proofs.
+    pub dpop_nonces: crate::oidc::dpop::Nonces,
     /// `X-Forwarded-Proto` and `X-Forwarded-Host` for upstreams, from `server.public_url`.
     forwarded: (HeaderValue, HeaderValue),
     /// Set at SIGTERM: `/readyz` answers 503 from then on.
@@ -57,6 +59,7 @@ impl AppState {
             metrics,
             upstream,
             store,
+            dpop_nonces: Default::default(),
             forwarded,
             draining: std::sync::atomic::AtomicBool::new(false),
         })

@@ -10,7 +10,7 @@
 use super::raw::{RawConfig, RawCors, RawLog, RawOidc, RawRoles, RawServer, RawSession, RawStore};
 use super::validated::LogSubject;
 use super::validated::OnUnavailable;
-use super::{AuthMethod, ConfigError, EndpointOverrides, SameSite};
+use super::{AuthMethod, ConfigError, DpopAlg, EndpointOverrides, OidcProfile, ParMode, SameSite};
 use figment::providers::Serialized;
 use figment::value::{Dict, Map};
 use figment::{Metadata, Profile, Provider};
@@ -69,6 +69,10 @@ impl Default for RawOidc {
             ca_file: None,
             endpoints: EndpointOverrides::default(),
             http_timeout: Duration::from_secs(10),
+            par: ParMode::Auto,
+            dpop: false,
+            dpop_alg: DpopAlg::ES256,
+            profile: OidcProfile::Standard,
         }
     }
 }

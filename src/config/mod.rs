@@ -32,6 +32,7 @@ pub use load::Loaded;
 pub use private_key::PrivateKey;
 pub use validate::{decode_key, is_loopback, parse_keys_text};
 pub use validated::{
-    AuthMethod, Config, CorsConfig, EndpointOverrides, LogConfig, LogSubject, OidcConfig,
-    OnUnavailable, RolesConfig, SameSite, ServerConfig, SessionConfig, StoreConfig,
+    AuthMethod, Config, CorsConfig, DpopAlg, EndpointOverrides, LogConfig, LogSubject, OidcConfig,
+    OidcProfile, OnUnavailable, ParMode, RolesConfig, SameSite, ServerConfig, SessionConfig,
+    StoreConfig,
 };

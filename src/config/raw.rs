@@ -7,7 +7,7 @@
 //! never has to invent one. A key without a default is an `Option` (`None` = not set).
 
 use super::validated::{LogSubject, OnUnavailable};
-use super::{AuthMethod, EndpointOverrides, SameSite};
+use super::{AuthMethod, DpopAlg, EndpointOverrides, OidcProfile, ParMode, SameSite};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -76,6 +76,10 @@ pub(super) struct RawOidc {
     pub(super) endpoints: EndpointOverrides,
     #[serde(with = "humantime_serde")]
     pub(super) http_timeout: Duration,
+    pub(super) par: ParMode,
+    pub(super) dpop: bool,
+    pub(super) dpop_alg: DpopAlg,
+    pub(super) profile: OidcProfile,
 }
 
 impl fmt::Debug for RawOidc {

@@ -98,6 +98,41 @@ pub enum AuthMethod {
     None,
 }
 
+/// When sign-in uses pushed authorization requests (RFC 9126).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParMode {
+    /// Whenever the SSO (discovery or `oidc.endpoints.par`) has a PAR endpoint. The default.
+    Auto,
+    /// Always; no PAR endpoint is an error at sign-in (and `oidc-bff check` says so).
+    Always,
+    /// Never, even when offered (an SSO that requires PAR then refuses sign-in).
+    Never,
+}
+
+/// The algorithm of the per-session DPoP key (RFC 9449).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DpopAlg {
+    /// ECDSA P-256 with SHA-256: small keys and proofs. The default.
+    ES256,
+    /// Ed25519: the smallest.
+    EdDSA,
+    /// RSA-PSS with SHA-256 (a 2048-bit key makes the cookie about 1.2 KB larger).
+    PS256,
+}
+
+/// The security profile the client follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OidcProfile {
+    /// OpenID Connect with the safe defaults of this service (PKCE S256, RFC 9207 when offered).
+    Standard,
+    /// The FAPI 2.0 Security Profile for a confidential client: PAR always, DPoP,
+    /// `private_key_jwt` with the issuer as audience, `iss` required in the authorization
+    /// response, endpoints from metadata only, PS256/ES256/EdDSA only.
+    Fapi2,
+}
+
 /// Endpoint overrides: each replaces what discovery says, or stands in for it entirely (for
 /// an SSO whose discovery document is missing or wrong). Also a raw shape: its fields are
 /// `oidc.endpoints.*` as written.
@@ -116,6 +151,8 @@ pub struct EndpointOverrides {
     pub revocation: Option<Url>,
     /// End-session endpoint (RP-initiated logout).
     pub end_session: Option<Url>,
+    /// Pushed authorization request endpoint (RFC 9126).
+    pub par: Option<Url>,
 }
 
 impl EndpointOverrides {
@@ -153,6 +190,14 @@ pub struct OidcConfig {
     /// Timeout of each call to the SSO.
     #[serde(with = "humantime_serde")]
     pub http_timeout: Duration,
+    /// Pushed authorization requests.
+    pub par: ParMode,
+    /// DPoP-bound tokens with a key per session.
+    pub dpop: bool,
+    /// The DPoP key's algorithm.
+    pub dpop_alg: DpopAlg,
+    /// The security profile.
+    pub profile: OidcProfile,
 }
 
 /// `SameSite` of the session cookie: `strict` unless the SPA lives on another site.

@@ -1,8 +1,11 @@
 //! The first step: the redirect to the SSO's authorization endpoint with PKCE (S256), `state`
 //! and `nonce`, and the login state to seal in the browser until the callback.
 
+use super::discovery::Provider;
 use super::Sso;
-use crate::error::Error;
+use crate::config::ParMode;
+use crate::error::{Error, ErrorKind};
+use crate::metrics::SsoCall;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient};
@@ -29,6 +32,10 @@ pub struct Flow {
     pub pkce_verifier: String,
     /// Unix seconds; the flow is refused after [`super::callback::FLOW_LIFETIME`].
     pub created_at: i64,
+    /// The DPoP key of the session to be (`oidc.dpop`): made now, so the authorization code
+    /// is bound to it (`dpop_jkt`). Sealed after the fields above (see `session::encode`).
+    #[serde(skip)]
+    pub dpop: Option<super::dpop::DpopKey>,
 }
 
 impl std::fmt::Debug for Flow {
@@ -69,7 +76,18 @@ impl Sso {
         for (name, value) in &self.config.extra_auth_params {
             request = request.add_extra_param(name.clone(), value.clone());
         }
+        let dpop = match self.config.dpop {
+            true => Some(super::dpop::DpopKey::generate(self.config.dpop_alg)?),
+            false => None,
+        };
+        if let Some(key) = &dpop {
+            request = request.add_extra_param("dpop_jkt", key.thumbprint()?);
+        }
         let (url, _, _) = request.url();
+        let url = match self.pushes(&provider)? {
+            Some(endpoint) => self.push(&provider, endpoint, &url).await?,
+            None => url,
+        };
         Ok((
             url.to_string(),
             Flow {
@@ -77,9 +95,104 @@ impl Sso {
                 nonce,
                 pkce_verifier: verifier.secret().clone(),
                 created_at: now,
+                dpop,
             },
         ))
     }
+
+    /// The PAR endpoint when this sign-in goes through PAR (`oidc.par`).
+    fn pushes<'p>(&self, provider: &'p Provider) -> Result<Option<&'p url::Url>, Error> {
+        match (self.config.par, provider.endpoints.par.as_ref()) {
+            (ParMode::Never, _) => Ok(None),
+            (ParMode::Auto, endpoint) => Ok(endpoint),
+            (ParMode::Always, Some(endpoint)) => Ok(Some(endpoint)),
+            (ParMode::Always, None) => Err(Error::new(
+                ErrorKind::SsoRefused,
+                "sign-in needs pushed authorization requests (oidc.par) and the SSO offers no \
+                 PAR endpoint",
+            )),
+        }
+    }
+
+    /// RFC 9126: posts the authorization request's parameters (with client authentication) and
+    /// returns the URL the browser goes to, which carries only `client_id` and `request_uri`.
+    #[tracing::instrument(name = "oidc.par", skip_all)]
+    async fn push(
+        &self,
+        provider: &Provider,
+        endpoint: &url::Url,
+        url: &url::Url,
+    ) -> Result<url::Url, Error> {
+        let own: Vec<String> = provider
+            .endpoints
+            .authorization
+            .query_pairs()
+            .map(|(k, _)| k.into_owned())
+            .collect();
+        let mut form: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| !own.iter().any(|o| o == k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let request = self.auth.load().authenticate(
+            super::with_request_id(self.http.post(endpoint.clone())),
+            &mut form,
+            endpoint.as_str(),
+        )?;
+        // `client_id` stays in the body (SSOs ask for it even with HTTP Basic), once.
+        let mut seen = false;
+        form.retain(|(k, _)| k != "client_id" || !std::mem::replace(&mut seen, true));
+        let result = par_response(request.form(&form).send().await).await;
+        self.count(SsoCall::Par, &result);
+        let request_uri = result?;
+        let mut redirect = provider.endpoints.authorization.clone();
+        redirect
+            .query_pairs_mut()
+            .append_pair("client_id", &self.config.client_id)
+            .append_pair("request_uri", &request_uri);
+        Ok(redirect)
+    }
+}
+
+/// The `request_uri` of a PAR answer; a refusal or garbage is an error of the right kind.
+async fn par_response(sent: reqwest::Result<reqwest::Response>) -> Result<String, Error> {
+    let unavailable = |why: String| {
+        Error::new(
+            ErrorKind::SsoUnavailable,
+            "the identity provider is unavailable; try again shortly",
+        )
+        .with_source(anyhow::anyhow!(why))
+    };
+    let response = sent.map_err(|e| unavailable(format!("PAR: {}", e.without_url())))?;
+    let status = response.status();
+    let body = super::http::read_limited(response)
+        .await
+        .map_err(|e| unavailable(format!("PAR: {e}")))?;
+    let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    if status.is_success() {
+        return json
+            .as_ref()
+            .and_then(|j| j["request_uri"].as_str())
+            .filter(|uri| !uri.is_empty() && uri.len() <= 2048)
+            .map(String::from)
+            .ok_or_else(|| unavailable("PAR: the answer has no request_uri".into()));
+    }
+    if status.is_client_error() {
+        let code: String = json
+            .as_ref()
+            .and_then(|j| j["error"].as_str())
+            .unwrap_or("unknown")
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(64)
+            .collect();
+        return Err(Error::new(
+            ErrorKind::SsoRefused,
+            "the identity provider refused the sign-in request",
+        )
+        .with_source(anyhow::anyhow!("PAR answered {status}: {code}")));
+    }
+    Err(unavailable(format!("PAR answered {status}")))
 }
 
 /// The configured issuer as the crate's type (validated at startup, so failure is internal).

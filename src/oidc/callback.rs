@@ -60,7 +60,8 @@ impl Sso {
         check_issuer(
             &self.config.issuer,
             params.iss.as_deref(),
-            provider.iss_parameter_supported,
+            provider.iss_parameter_supported
+                || self.config.profile == crate::config::OidcProfile::Fapi2,
         )?;
         if let Some(error) = params.error {
             return Err(sso_error(&error));
@@ -70,7 +71,13 @@ impl Sso {
             .filter(|c| !c.is_empty())
             .ok_or_else(|| Error::new(ErrorKind::MissingCode, "the callback carries no code"))?;
         let mut tokens = self
-            .exchange_code(&provider, &code, &flow.pkce_verifier, now)
+            .exchange_code(
+                &provider,
+                &code,
+                &flow.pkce_verifier,
+                flow.dpop.as_ref(),
+                now,
+            )
             .await
             .context("exchanging the code")?;
         let id_token = tokens.id_token.as_deref().ok_or_else(|| {
@@ -89,7 +96,12 @@ impl Sso {
             .context("validating the ID token")?;
         if with_userinfo {
             let claims = self
-                .userinfo(&provider, &tokens.access_token, &subject)
+                .userinfo(
+                    &provider,
+                    &tokens.access_token,
+                    tokens.dpop.as_ref(),
+                    &subject,
+                )
                 .await
                 .context("reading userinfo for roles at sign-in")?;
             tokens.userinfo = Some(claims);
@@ -103,21 +115,33 @@ impl Sso {
         provider: &super::discovery::Provider,
         code: &str,
         pkce_verifier: &str,
+        dpop: Option<&super::dpop::DpopKey>,
         now: i64,
     ) -> Result<TokenSet, Error> {
-        let (client, params) = self.token_endpoint(provider)?;
-        let mut request = client
-            .exchange_code(AuthorizationCode::new(code.to_string()))
-            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()));
-        for (name, value) in params {
-            request = request.add_extra_param(name, value);
-        }
-        let response = request
-            .request_async(&super::http::Bounded(self.http().clone()))
-            .await
-            .map_err(classify);
+        let mut nonce_retry = dpop.is_some();
+        let response = loop {
+            // Built anew for a retry: a client assertion is single-use.
+            let (client, params) = self.token_endpoint(provider)?;
+            let mut request = client
+                .exchange_code(AuthorizationCode::new(code.to_string()))
+                .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()));
+            for (name, value) in params {
+                request = request.add_extra_param(name, value);
+            }
+            match request.request_async(&self.token_http(dpop)).await {
+                Err(error) if nonce_retry && super::tokens::is_use_dpop_nonce(&error) => {
+                    nonce_retry = false;
+                }
+                result => break result.map_err(classify),
+            }
+        };
         self.count(crate::metrics::SsoCall::Exchange, &response);
-        Ok(token_set(&response?, now))
+        let response = response?;
+        Ok(super::tokens::with_dpop(
+            token_set(&response, now),
+            &response,
+            dpop,
+        ))
     }
 }
 

@@ -22,6 +22,8 @@ pub struct ClientAuth {
     method: AuthMethod,
     secret: Option<SecretString>,
     key: Option<PrivateKey>,
+    /// FAPI 2.0: every assertion's `aud` is the issuer, as a string (not the endpoint).
+    fapi_audience: Option<String>,
 }
 
 impl ClientAuth {
@@ -33,6 +35,8 @@ impl ClientAuth {
             method: config.auth_method,
             secret: config.client_secret.clone(),
             key: config.private_key.clone(),
+            fapi_audience: (config.profile == crate::config::OidcProfile::Fapi2)
+                .then(|| config.issuer.clone()),
         }
     }
 
@@ -43,6 +47,7 @@ impl ClientAuth {
             method: self.method,
             secret: Some(secret),
             key: self.key.clone(),
+            fapi_audience: self.fapi_audience.clone(),
         }
     }
 
@@ -125,7 +130,15 @@ impl ClientAuth {
         let mut payload = JwtPayload::new();
         payload.set_issuer(&self.client_id);
         payload.set_subject(&self.client_id);
-        payload.set_audience(vec![audience]);
+        match &self.fapi_audience {
+            Some(issuer) => payload
+                .set_claim("aud", Some(issuer.clone().into()))
+                .map_err(|e| {
+                    Error::new(ErrorKind::Internal, "cannot build the client assertion")
+                        .with_source(e)
+                })?,
+            None => payload.set_audience(vec![audience]),
+        }
         payload.set_jwt_id(crate::oidc::authorize::random_token(24));
         payload.set_issued_at(&now);
         payload.set_expires_at(&(now + Duration::from_secs(60)));

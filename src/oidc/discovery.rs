@@ -23,6 +23,8 @@ pub struct Endpoints {
     pub revocation: Option<Url>,
     /// RP-initiated logout, if any.
     pub end_session: Option<Url>,
+    /// Pushed authorization requests (RFC 9126), if any.
+    pub par: Option<Url>,
 }
 
 /// Everything known about the provider at one moment.
@@ -32,6 +34,8 @@ pub struct Provider {
     pub endpoints: Endpoints,
     /// Whether the provider promises the RFC 9207 `iss` parameter (then its absence is refused).
     pub iss_parameter_supported: bool,
+    /// Whether the provider accepts authorization requests only through PAR.
+    pub par_required: bool,
     /// The signing keys.
     pub jwks: CoreJsonWebKeySet,
 }
@@ -58,6 +62,9 @@ struct DiscoveryDocument {
     end_session_endpoint: Option<Url>,
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
+    pushed_authorization_request_endpoint: Option<Url>,
+    #[serde(default)]
+    require_pushed_authorization_requests: bool,
 }
 
 /// The discovery URL of `issuer` (the path is kept: enterprise issuers carry one).
@@ -120,12 +127,17 @@ pub async fn load(
             .end_session
             .clone()
             .or_else(|| d.and_then(|d| d.end_session_endpoint.clone())),
+        par: overrides
+            .par
+            .clone()
+            .or_else(|| d.and_then(|d| d.pushed_authorization_request_endpoint.clone())),
     };
     let jwks = fetch_jwks(http, &endpoints.jwks, metrics).await?;
     Ok(Provider {
         endpoints,
         iss_parameter_supported: d
             .is_some_and(|d| d.authorization_response_iss_parameter_supported),
+        par_required: d.is_some_and(|d| d.require_pushed_authorization_requests),
         jwks,
     })
 }

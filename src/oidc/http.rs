@@ -11,6 +11,54 @@ use std::pin::Pin;
 /// token response with large JWTs): this leaves room for either.
 pub const MAX_SSO_RESPONSE: usize = 1024 * 1024;
 
+/// Remembers the `DPoP-Nonce` of `response` for the URL it answered (kept in its extensions
+/// by [`execute`]).
+fn remember_nonce(dpop: &DpopContext, response: &HttpResponse) -> Option<String> {
+    let url = response.extensions().get::<url::Url>()?;
+    dpop.nonces.remember(url, response.headers())
+}
+
+/// Adds a DPoP proof for `request` (its method and URL, the SSO's current nonce).
+fn prove(
+    dpop: &DpopContext,
+    request: &mut reqwest::Request,
+) -> Result<(), HttpClientError<reqwest::Error>> {
+    let nonce = dpop.nonces.get(request.url());
+    let proof = dpop
+        .key
+        .proof(
+            request.method().as_str(),
+            request.url(),
+            nonce.as_deref(),
+            None,
+        )
+        .map_err(|e| HttpClientError::Other(e.to_string()))?;
+    let value = reqwest::header::HeaderValue::from_str(&proof)
+        .map_err(|e| HttpClientError::Other(e.to_string()))?;
+    request.headers_mut().insert(super::dpop::DPOP, value);
+    Ok(())
+}
+
+/// Sends and reads the answer (bounded), remembering the URL for the nonce bookkeeping.
+async fn execute(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+) -> Result<HttpResponse, HttpClientError<reqwest::Error>> {
+    let url = request.url().clone();
+    let response = client.execute(request).await.map_err(Box::new)?;
+    let mut builder = openidconnect::http::Response::builder()
+        .status(response.status())
+        .version(response.version())
+        .extension(url);
+    for (name, value) in response.headers() {
+        builder = builder.header(name, value);
+    }
+    let body = read_limited(response)
+        .await
+        .map_err(|e| HttpClientError::Other(e.to_string()))?;
+    builder.body(body).map_err(HttpClientError::Http)
+}
+
 /// Why an answer could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -45,8 +93,20 @@ pub async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, Re
 }
 
 /// The shared client as the `openidconnect` crate's HTTP client, with [`read_limited`] bodies.
-/// (It holds a clone of the client, a reference count, so its futures borrow nothing.)
-pub struct Bounded(pub reqwest::Client);
+/// (It holds a clone of the client, a reference count, so its futures borrow nothing.) With a
+/// DPoP context, each request carries a proof with the SSO's last nonce, and the nonce of each
+/// answer is remembered (the grant retries a `use_dpop_nonce` refusal: a retry needs a fresh
+/// client assertion too, which only the grant can make).
+pub struct Bounded(pub reqwest::Client, pub Option<DpopContext>);
+
+/// What a token request needs to prove possession: the session's key and the SSO's nonces.
+#[derive(Clone)]
+pub struct DpopContext {
+    /// The session's key.
+    pub key: super::dpop::DpopKey,
+    /// The nonces the SSO handed out.
+    pub nonces: std::sync::Arc<super::dpop::Nonces>,
+}
 
 type BoundedFuture =
     Pin<Box<dyn Future<Output = Result<HttpResponse, HttpClientError<reqwest::Error>>> + Send>>;
@@ -57,23 +117,20 @@ impl<'c> AsyncHttpClient<'c> for Bounded {
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         let client = self.0.clone();
+        let dpop = self.1.clone();
         let request_id = crate::observe::current_request_id();
         Box::pin(async move {
             let mut request: reqwest::Request = request.try_into().map_err(Box::new)?;
             if let Some(id) = request_id {
                 request.headers_mut().insert(crate::observe::REQUEST_ID, id);
             }
-            let response = client.execute(request).await.map_err(Box::new)?;
-            let mut builder = openidconnect::http::Response::builder()
-                .status(response.status())
-                .version(response.version());
-            for (name, value) in response.headers() {
-                builder = builder.header(name, value);
-            }
-            let body = read_limited(response)
-                .await
-                .map_err(|e| HttpClientError::Other(e.to_string()))?;
-            builder.body(body).map_err(HttpClientError::Http)
+            let Some(dpop) = dpop else {
+                return execute(&client, request).await;
+            };
+            prove(&dpop, &mut request)?;
+            let response = execute(&client, request).await?;
+            remember_nonce(&dpop, &response);
+            Ok(response)
         })
     }
 }

@@ -27,6 +27,13 @@ const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 8] = [
     CoreJwsSigningAlgorithm::EcdsaP384Sha384,
 ];
 
+/// What FAPI 2.0 allows (section 5.4): PS256, ES256, EdDSA.
+const FAPI2_ALGS: [CoreJwsSigningAlgorithm; 3] = [
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
 impl Sso {
     /// Validates `raw` and returns its subject. On an unknown `kid` the JWKS is refetched (rate
     /// limited) and the check runs once more.
@@ -76,7 +83,13 @@ impl Sso {
             issuer,
             jwks.clone(),
         )
-        .set_allowed_algs(ALLOWED_ALGS);
+        .set_allowed_algs(
+            if self.config.profile == crate::config::OidcProfile::Fapi2 {
+                FAPI2_ALGS.to_vec()
+            } else {
+                ALLOWED_ALGS.to_vec()
+            },
+        );
         let claims = match nonce {
             ExpectedNonce::Exactly(expected) => {
                 token.claims(&verifier, &Nonce::new(expected.to_string()))?

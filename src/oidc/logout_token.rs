@@ -66,6 +66,12 @@ impl Sso {
                 return Err(invalid("the logout token's typ is not logout+jwt"));
             }
         }
+        let fapi = self.config.profile == crate::config::OidcProfile::Fapi2;
+        if fapi && !matches!(alg.as_str(), "PS256" | "ES256" | "EdDSA") {
+            return Err(invalid(
+                "FAPI 2.0 allows PS256, ES256 and EdDSA logout tokens only",
+            ));
+        }
         let kid = header
             .claim("kid")
             .and_then(Value::as_str)

@@ -12,6 +12,7 @@ pub mod authorize;
 pub mod callback;
 pub mod client_auth;
 pub mod discovery;
+pub mod dpop;
 pub mod end_session;
 pub mod http;
 pub mod id_token;
@@ -44,6 +45,8 @@ pub struct Sso {
     loading: tokio::sync::Mutex<()>,
     /// When the JWKS was last fetched because of an unknown `kid` (rate limit: once a minute).
     last_jwks_refetch: std::sync::Mutex<Option<Instant>>,
+    /// The SSO's last `DPoP-Nonce` (by origin).
+    pub(crate) dpop_nonces: Arc<dpop::Nonces>,
 }
 
 /// The fewest seconds between two JWKS refetches triggered by unknown key ids.
@@ -84,7 +87,19 @@ impl Sso {
             provider: RwLock::new(None),
             loading: tokio::sync::Mutex::new(()),
             last_jwks_refetch: std::sync::Mutex::new(None),
+            dpop_nonces: Arc::default(),
         })
+    }
+
+    /// The HTTP client for a token request, proving possession of `dpop` when given.
+    pub(crate) fn token_http(&self, dpop: Option<&dpop::DpopKey>) -> http::Bounded {
+        http::Bounded(
+            self.http.clone(),
+            dpop.map(|key| http::DpopContext {
+                key: key.clone(),
+                nonces: self.dpop_nonces.clone(),
+            }),
+        )
     }
 
     /// Whether discovery and keys are loaded (`/readyz`).

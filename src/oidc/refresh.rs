@@ -21,21 +21,29 @@ impl Sso {
         refresh_token: &str,
         subject: Option<&str>,
         with_userinfo: bool,
+        dpop: Option<&super::dpop::DpopKey>,
         now: i64,
     ) -> Result<TokenSet, Error> {
         let provider = self.provider().await.context("refreshing the tokens")?;
-        let (client, params) = self.token_endpoint(&provider)?;
         let token = RefreshToken::new(refresh_token.to_string());
-        let mut request = client.exchange_refresh_token(&token);
-        for (name, value) in params {
-            request = request.add_extra_param(name, value);
-        }
-        let response = request
-            .request_async(&super::http::Bounded(self.http().clone()))
-            .await
-            .map_err(classify);
+        let mut nonce_retry = dpop.is_some();
+        let response = loop {
+            // Built anew for a retry: a client assertion is single-use.
+            let (client, params) = self.token_endpoint(&provider)?;
+            let mut request = client.exchange_refresh_token(&token);
+            for (name, value) in params {
+                request = request.add_extra_param(name, value);
+            }
+            match request.request_async(&self.token_http(dpop)).await {
+                Err(error) if nonce_retry && super::tokens::is_use_dpop_nonce(&error) => {
+                    nonce_retry = false;
+                }
+                result => break result.map_err(classify),
+            }
+        };
         self.count(crate::metrics::SsoCall::Refresh, &response);
-        let mut tokens = token_set(&response.context("refreshing the tokens")?, now);
+        let response = response.context("refreshing the tokens")?;
+        let mut tokens = super::tokens::with_dpop(token_set(&response, now), &response, dpop);
         if let Some(id_token) = tokens.id_token.take() {
             match self
                 .verify_id_token(&id_token, ExpectedNonce::Any, subject)
@@ -49,7 +57,12 @@ impl Sso {
         }
         if let (true, Some(subject)) = (with_userinfo, subject) {
             match self
-                .userinfo(&provider, &tokens.access_token, subject)
+                .userinfo(
+                    &provider,
+                    &tokens.access_token,
+                    tokens.dpop.as_ref(),
+                    subject,
+                )
                 .await
             {
                 Ok(claims) => tokens.userinfo = Some(claims),

@@ -29,6 +29,8 @@ pub struct TokenSet {
     pub id_token: Option<String>,
     /// The userinfo claims, when `roles.userinfo` asked for them and the call succeeded.
     pub userinfo: Option<Map<String, Value>>,
+    /// The DPoP key the tokens were requested with (`bound` when the SSO issued DPoP tokens).
+    pub dpop: Option<super::dpop::DpopKey>,
 }
 
 impl std::fmt::Debug for TokenSet {
@@ -50,10 +52,20 @@ pub(super) type TokenEndpointClient = CoreClient<
     openidconnect::EndpointNotSet,
 >;
 
-type OAuthError = RequestTokenError<
+pub(super) type OAuthError = RequestTokenError<
     openidconnect::HttpClientError<reqwest::Error>,
     StandardErrorResponse<CoreErrorResponseType>,
 >;
+
+/// Whether the token endpoint asked for a DPoP nonce (RFC 9449 section 8): the grant is sent
+/// once more, with the nonce [`super::http::Bounded`] remembered.
+pub(super) fn is_use_dpop_nonce(error: &OAuthError) -> bool {
+    matches!(
+        error,
+        RequestTokenError::ServerResponse(response)
+            if matches!(response.error(), CoreErrorResponseType::Extension(code) if code == "use_dpop_nonce")
+    )
+}
 
 /// The one mapping from a failed token request to an [`Error`].
 pub(super) fn classify(error: OAuthError) -> Error {
@@ -127,7 +139,28 @@ pub(super) fn token_set(response: &CoreTokenResponse, now: i64) -> TokenSet {
         refresh_token: response.refresh_token().map(|t| t.secret().clone()),
         id_token: response.id_token().map(|t| t.to_string()),
         userinfo: None,
+        dpop: None,
     }
+}
+
+/// Records the DPoP key the tokens were requested with, `bound` when the SSO issued a DPoP
+/// token (`token_type` `DPoP`; an SSO without DPoP answers `Bearer`, and the session then
+/// relays bearer tokens).
+pub(super) fn with_dpop(
+    mut tokens: TokenSet,
+    response: &CoreTokenResponse,
+    key: Option<&super::dpop::DpopKey>,
+) -> TokenSet {
+    use openidconnect::core::CoreTokenType;
+    tokens.dpop = key.map(|key| {
+        let mut key = key.clone();
+        key.bound = matches!(
+            response.token_type(),
+            CoreTokenType::Extension(kind) if kind.eq_ignore_ascii_case("dpop")
+        );
+        key
+    });
+    tokens
 }
 
 /// The `exp` of a JWT access token, read without verification (it is the API's token; we only

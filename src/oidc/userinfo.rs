@@ -14,10 +14,11 @@ impl Sso {
         &self,
         provider: &Provider,
         access_token: &str,
+        dpop: Option<&super::dpop::DpopKey>,
         subject: &str,
     ) -> Result<Map<String, Value>, Error> {
         let result = self
-            .fetch_userinfo(provider, access_token, subject)
+            .fetch_userinfo(provider, access_token, dpop.filter(|k| k.bound), subject)
             .await
             .map_err(|source| {
                 Error::new(
@@ -34,17 +35,22 @@ impl Sso {
         &self,
         provider: &Provider,
         access_token: &str,
+        dpop: Option<&super::dpop::DpopKey>,
         subject: &str,
     ) -> anyhow::Result<Map<String, Value>> {
         let Some(url) = provider.endpoints.userinfo.clone() else {
             bail!("roles.userinfo is on but the SSO has no userinfo endpoint");
         };
-        let response = super::with_request_id(self.http().get(url))
-            .bearer_auth(access_token)
-            .header("accept", "application/json")
-            .send()
-            .await
-            .context("calling the userinfo endpoint")?;
+        let mut response = self.send_userinfo(&url, access_token, dpop).await?;
+        if let Some(key) = dpop {
+            let nonce = self.dpop_nonces.remember(&url, response.headers());
+            if nonce.is_some()
+                && super::dpop::is_nonce_challenge_header(response.status(), response.headers())
+            {
+                response = self.send_userinfo(&url, access_token, Some(key)).await?;
+                self.dpop_nonces.remember(&url, response.headers());
+            }
+        }
         let status = response.status();
         if !status.is_success() {
             bail!("the userinfo endpoint answered {status}");
@@ -58,5 +64,30 @@ impl Sso {
             bail!("userinfo names another subject than the ID token");
         }
         Ok(claims)
+    }
+
+    /// One userinfo request: a bearer token, or a DPoP token with a fresh proof.
+    async fn send_userinfo(
+        &self,
+        url: &url::Url,
+        access_token: &str,
+        dpop: Option<&super::dpop::DpopKey>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let request = super::with_request_id(self.http().get(url.clone()))
+            .header("accept", "application/json");
+        let request = match dpop {
+            None => request.bearer_auth(access_token),
+            Some(key) => {
+                let nonce = self.dpop_nonces.get(url);
+                let proof = key.proof("GET", url, nonce.as_deref(), Some(access_token))?;
+                request
+                    .header("authorization", format!("DPoP {access_token}"))
+                    .header(super::dpop::DPOP, proof)
+            }
+        };
+        request
+            .send()
+            .await
+            .context("calling the userinfo endpoint")
     }
 }

@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorKind};
 use crate::observe::Facts;
 use crate::routes::{Route, RoutedPath, TokenMode};
 use crate::session::guard::{Need, SessionState};
-use crate::session::now;
+use crate::session::{now, Session};
 use crate::state::AppState;
 use futures_util::{Stream, StreamExt};
 use poem::http::{header, HeaderMap, HeaderName, HeaderValue};
@@ -18,6 +18,8 @@ use poem::{Body, Request, Response};
 use std::net::IpAddr;
 use std::time::Duration;
 use upstream::UpstreamBody;
+
+mod dpop;
 
 /// Request headers never relayed: those that describe one connection (RFC 9110 §7.6.1), the
 /// browser's credentials, and those a client could use to pose as a proxy or to have the
@@ -85,21 +87,59 @@ pub async fn relay(
     mut req: Request,
 ) -> Result<Response, Error> {
     let url = route.upstream_url(&path, req.uri().query());
-    let bearer = match route.token {
+    let session = match route.token {
         TokenMode::None => None,
         TokenMode::Access => Some(authorize(state, route, &req).await?),
     };
     let facts = Facts::of(&req).cloned();
-    let upstream = build_upstream_request(state, &url, &mut req, bearer)?;
-    send(state, route, upstream, facts.as_deref()).await
+    let proof = session.as_ref().and_then(|s| dpop::Proof::of(s, &url));
+    let bodiless = is_bodiless(&req);
+    let bearer = match (&session, &proof) {
+        (None, _) => None,
+        (Some(session), None) => Some(bearer_of(session)?),
+        (Some(_), Some(proof)) => Some(proof.authorization()?),
+    };
+    let mut upstream = build_upstream_request(state, &url, &mut req, bearer)?;
+    let retry = match &proof {
+        Some(proof) => {
+            proof.sign_into(state, &mut upstream)?;
+            bodiless.then(|| dpop::Retry::of(proof, &upstream))
+        }
+        None => None,
+    };
+    send(state, route, upstream, facts.as_deref(), retry).await
 }
 
-/// The session (refreshed if due), CSRF and the roles. Returns the access token to relay.
+/// Whether the browser's request has no body (then a DPoP nonce challenge can be answered by
+/// sending it again).
+fn is_bodiless(req: &Request) -> bool {
+    let headers = req.headers();
+    !headers.contains_key(header::TRANSFER_ENCODING)
+        && headers
+            .get(header::CONTENT_LENGTH)
+            .is_none_or(|v| v.as_bytes() == b"0")
+}
+
+fn bearer_of(session: &Session) -> Result<HeaderValue, Error> {
+    session.access_token.bearer_header().ok_or_else(|| {
+        Error::new(
+            ErrorKind::Internal,
+            "the access token cannot be sent in a header",
+        )
+    })
+}
+
+/// The session (refreshed if due), CSRF and the roles. Returns the session whose access token
+/// is relayed.
 ///
 /// Fetch metadata and `Origin` are checked first, before the cookie is even opened, so a
 /// cross-site request learns nothing; then the session (401), the `X-XSRF-TOKEN` header for
 /// unsafe methods (403), and the route's roles (403).
-async fn authorize(state: &AppState, route: &Route, req: &Request) -> Result<HeaderValue, Error> {
+async fn authorize(
+    state: &AppState,
+    route: &Route,
+    req: &Request,
+) -> Result<std::sync::Arc<Session>, Error> {
     crate::csrf::check_request_origin(&state.config, req.headers())?;
     let (cookies, out) = crate::cookies::of_request(req)?;
     let session = match state.guard().run(cookies, &out, now(), Need::Tokens).await {
@@ -125,12 +165,7 @@ async fn authorize(state: &AppState, route: &Route, req: &Request) -> Result<Hea
             ),
         ));
     }
-    session.access_token.bearer_header().ok_or_else(|| {
-        Error::new(
-            ErrorKind::Internal,
-            "the access token cannot be sent in a header",
-        )
-    })
+    Ok(session)
 }
 
 /// The upstream request: the browser's headers minus what must not travel, the relay's own
@@ -231,28 +266,16 @@ async fn send(
     route: &Route,
     request: hyper::Request<UpstreamBody>,
     facts: Option<&Facts>,
+    retry: Option<dpop::Retry>,
 ) -> Result<Response, Error> {
     let started = std::time::Instant::now();
-    let upstream = match tokio::time::timeout(route.timeout, state.upstream.send(request)).await {
-        Err(_) => {
-            return Err(Error::new(
-                ErrorKind::UpstreamTimeout,
-                format!(
-                    "the API did not answer within {}",
-                    humantime::format_duration(route.timeout)
-                ),
-            ))
+    let mut upstream = exchange(state, route, request).await?;
+    if let Some(retry) = retry {
+        if let Some(again) = retry.after(state, &upstream)? {
+            upstream = exchange(state, route, again).await?;
+            retry.remember(state, &upstream);
         }
-        // The client's errors name no URL (the path and query never reach the log).
-        Ok(Err(error)) => {
-            return Err(Error::new(
-                ErrorKind::UpstreamUnreachable,
-                "the API could not be reached",
-            )
-            .with_source(anyhow::anyhow!("{}: {error:#}", route.prefix)))
-        }
-        Ok(Ok(upstream)) => upstream,
-    };
+    }
     let waited = started.elapsed().as_secs_f64();
     state.metrics.upstream(&route.label, waited);
     if let Some(facts) = facts {
@@ -279,6 +302,30 @@ async fn send(
         .body(Body::from_bytes_stream(stream));
     *response.headers_mut() = parts.headers;
     Ok(response)
+}
+
+/// One round trip to the upstream, its response head within the route's `timeout`.
+async fn exchange(
+    state: &AppState,
+    route: &Route,
+    request: hyper::Request<UpstreamBody>,
+) -> Result<hyper::Response<hyper::body::Incoming>, Error> {
+    match tokio::time::timeout(route.timeout, state.upstream.send(request)).await {
+        Err(_) => Err(Error::new(
+            ErrorKind::UpstreamTimeout,
+            format!(
+                "the API did not answer within {}",
+                humantime::format_duration(route.timeout)
+            ),
+        )),
+        // The client's errors name no URL (the path and query never reach the log).
+        Ok(Err(error)) => Err(Error::new(
+            ErrorKind::UpstreamUnreachable,
+            "the API could not be reached",
+        )
+        .with_source(anyhow::anyhow!("{}: {error:#}", route.prefix))),
+        Ok(Ok(upstream)) => Ok(upstream),
+    }
 }
 
 /// Ends `stream` with an error when no piece arrives for `idle`; `open` (the open-streams

@@ -168,6 +168,7 @@ impl Guard<'_> {
                 .and_then(|s| s.as_str())
                 .map(String::from),
             with_userinfo: self.roles.userinfo,
+            dpop: session.dpop.clone(),
             now,
         };
         let joined = self

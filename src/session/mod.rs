@@ -180,6 +180,10 @@ pub struct Session {
     /// opened session answers with the same bytes until it is replaced (refresh, slide).
     #[serde(skip)]
     pub described: DescribedOnce,
+    /// The DPoP key (`oidc.dpop`). Sealed after the fields above, and only when present, so
+    /// the sealed form of a session without DPoP is exactly what it was before DPoP existed.
+    #[serde(skip)]
+    pub dpop: Option<crate::oidc::dpop::DpopKey>,
 }
 
 /// The serialized description of an opened session. A clone starts empty: a changed copy of a
@@ -240,11 +244,32 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_stdvec(&(SCHEMA, value)).unwrap_or_default()
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Option<T> {
-    match postcard::from_bytes::<(u8, T)>(bytes) {
-        Ok((SCHEMA, value)) => Some(value),
-        _ => None,
+/// [`encode`], then the DPoP key when there is one. Without a key the bytes are exactly
+/// those of [`encode`], so adding DPoP changed no existing cookie's form.
+fn encode_with_tail<T: Serialize>(value: &T, tail: Option<&crate::oidc::dpop::DpopKey>) -> Vec<u8> {
+    let mut bytes = encode(value);
+    if let Some(key) = tail {
+        match postcard::to_stdvec(key) {
+            Ok(more) => bytes.extend_from_slice(&more),
+            Err(_) => bytes.clear(),
+        }
     }
+    bytes
+}
+
+/// Reads what [`encode_with_tail`] wrote: the value, and the key when bytes follow it.
+fn decode_with_tail<T: for<'de> Deserialize<'de>>(
+    bytes: &[u8],
+) -> Option<(T, Option<crate::oidc::dpop::DpopKey>)> {
+    let ((schema, value), rest) = postcard::take_from_bytes::<(u8, T)>(bytes).ok()?;
+    if schema != SCHEMA {
+        return None;
+    }
+    let tail = match rest.is_empty() {
+        true => None,
+        false => Some(postcard::from_bytes(rest).ok()?),
+    };
+    Some((value, tail))
 }
 
 impl Session {
@@ -283,17 +308,23 @@ impl Session {
             roles,
             claims: ClaimsOnce::default(),
             described: DescribedOnce::default(),
+            dpop: tokens
+                .dpop
+                .clone()
+                .or_else(|| previous.and_then(|p| p.dpop.clone())),
         }
     }
 
     /// Bytes to seal.
     pub fn to_bytes(&self) -> Vec<u8> {
-        encode(self)
+        encode_with_tail(self, self.dpop.as_ref())
     }
 
     /// Reads sealed bytes back; `None` for another schema or garbage.
     pub fn from_bytes(bytes: &[u8]) -> Option<Session> {
-        decode(bytes)
+        let (mut session, dpop): (Session, _) = decode_with_tail(bytes)?;
+        session.dpop = dpop;
+        Some(session)
     }
 
     /// The session id as text (URL-safe).
@@ -334,12 +365,14 @@ impl Session {
 impl LoginState {
     /// Bytes to seal.
     pub fn to_bytes(&self) -> Vec<u8> {
-        encode(self)
+        encode_with_tail(self, self.flow.dpop.as_ref())
     }
 
     /// Reads sealed bytes back; `None` for another schema or garbage.
     pub fn from_bytes(bytes: &[u8]) -> Option<LoginState> {
-        decode(bytes)
+        let (mut state, dpop): (LoginState, _) = decode_with_tail(bytes)?;
+        state.flow.dpop = dpop;
+        Some(state)
     }
 }
 
@@ -407,6 +440,7 @@ mod tests {
             roles: vec!["analyst".into()],
             claims: ClaimsOnce::default(),
             described: DescribedOnce::default(),
+            dpop: None,
         };
         let back = Session::from_bytes(&session.to_bytes()).unwrap();
         assert_eq!(back.sid, session.sid);
@@ -430,6 +464,7 @@ mod tests {
             roles: vec![],
             claims: ClaimsOnce::default(),
             described: DescribedOnce::default(),
+            dpop: None,
         };
         let (abs, idle) = (Duration::from_secs(8000), Duration::from_secs(3600));
         assert_eq!(session.expires_at(abs, idle), 8600);
@@ -455,6 +490,7 @@ mod tests {
             refresh_token: refresh.map(String::from),
             id_token: id,
             userinfo: None,
+            dpop: None,
         }
     }
 

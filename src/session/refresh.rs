@@ -34,6 +34,8 @@ pub struct RefreshRequest {
     pub subject: Option<String>,
     /// `roles.userinfo`.
     pub with_userinfo: bool,
+    /// The session's DPoP key (the refreshed tokens stay bound to it).
+    pub dpop: Option<crate::oidc::dpop::DpopKey>,
     /// Unix seconds.
     pub now: i64,
 }
@@ -140,6 +142,7 @@ impl Refresher {
                 &token,
                 request.subject.as_deref(),
                 request.with_userinfo,
+                request.dpop.as_ref(),
                 request.now,
             );
             let outcome = match &request.shared {

@@ -200,6 +200,8 @@ impl StoredTokens {
             refresh_token: self.refresh_token,
             id_token: self.id_token,
             userinfo: self.userinfo.and_then(|u| serde_json::from_str(&u).ok()),
+            // The key is the session's own; the session keeps it (`Session::from_tokens`).
+            dpop: None,
         }
     }
 }

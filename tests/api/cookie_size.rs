@@ -147,3 +147,44 @@ fn beyond_the_ceiling_the_session_is_refused() {
         .unwrap_err();
     assert!(error.to_string().contains("max_chunks"), "{error}");
 }
+
+#[test]
+fn a_dpop_key_still_fits_the_realistic_token_set_in_one_cookie() {
+    use oidc_bff::config::DpopAlg;
+    use oidc_bff::oidc::dpop::DpopKey;
+    let codec = cookies(4);
+    let size = |session: &oidc_bff::session::Session| {
+        let out = ResponseCookies::default();
+        codec
+            .write(&RequestCookies::default(), &out, session, 1_790_000_000)
+            .unwrap()
+    };
+    let plain = session_of(tokens::realistic());
+    let (_, without) = size(&plain);
+    for (alg, budget) in [(DpopAlg::ES256, 250), (DpopAlg::EdDSA, 120)] {
+        let mut session = plain.clone();
+        let mut key = DpopKey::generate(alg).unwrap();
+        key.bound = true;
+        session.dpop = Some(key);
+        let (count, with) = size(&session);
+        eprintln!(
+            "realistic set with a {alg:?} DPoP key: {with} bytes ({} more)",
+            with - without
+        );
+        assert_eq!(count, 1, "{alg:?}: one cookie");
+        assert!(
+            with - without <= budget,
+            "{alg:?}: {} bytes added",
+            with - without
+        );
+        // The key survives the round trip and signs.
+        let back = oidc_bff::session::Session::from_bytes(&session.to_bytes()).unwrap();
+        assert_eq!(
+            back.dpop.unwrap().thumbprint().unwrap(),
+            session.dpop.as_ref().unwrap().thumbprint().unwrap()
+        );
+    }
+    // A session without DPoP seals exactly as before DPoP existed (no tail).
+    let back = oidc_bff::session::Session::from_bytes(&plain.to_bytes()).unwrap();
+    assert!(back.dpop.is_none());
+}

@@ -79,6 +79,14 @@ fn client_list(pkjwt_public: &Value) -> Value {
     let mut backchannel = client("bff-bcl", "client_secret_basic", "RS256");
     backchannel["backchannel_logout_uri"] = format!("{PUBLIC_URL}/api/backchannel-logout").into();
     backchannel["backchannel_logout_session_required"] = true.into();
+    // DPoP-bound access tokens (issue 13), and the FAPI 2.0 client of `sso_fapi()`.
+    let mut dpop = client("bff-dpop", "client_secret_basic", "RS256");
+    dpop["dpop_bound_access_tokens"] = true.into();
+    let mut fapi = client("bff-fapi", "private_key_jwt", "PS256");
+    fapi["jwks"] = serde_json::json!({ "keys": [pkjwt_public] });
+    fapi["dpop_bound_access_tokens"] = true.into();
+    fapi["require_pushed_authorization_requests"] = true.into();
+    fapi.as_object_mut().unwrap().remove("client_secret");
     let mut public = client("bff-public", "none", "RS256");
     public.as_object_mut().unwrap().remove("client_secret");
     serde_json::json!([
@@ -87,6 +95,8 @@ fn client_list(pkjwt_public: &Value) -> Value {
         pkjwt,
         public,
         backchannel,
+        dpop,
+        fapi,
     ])
 }
 
@@ -99,6 +109,24 @@ static SSO_JWT: OnceLock<TestSso> = OnceLock::new();
 /// A second SSO whose access tokens are JWTs carrying the user's roles.
 pub fn sso_jwt() -> &'static TestSso {
     SSO_JWT.get_or_init(|| start_sso("/oidc/jwt-tokens", &[("SSO_ACCESS_TOKEN_FORMAT", "jwt")]))
+}
+
+static SSO_FAPI: OnceLock<TestSso> = OnceLock::new();
+
+/// A third SSO for issue 13: PAR required, DPoP with mandatory nonces, JWT access tokens
+/// (carrying `cnf.jkt`), and the FAPI 2.0 profile for the client `bff-fapi`.
+pub fn sso_fapi() -> &'static TestSso {
+    SSO_FAPI.get_or_init(|| {
+        start_sso(
+            "/oidc/fapi",
+            &[
+                ("SSO_ACCESS_TOKEN_FORMAT", "jwt"),
+                ("SSO_PAR", "required"),
+                ("SSO_DPOP_NONCE", "1"),
+                ("SSO_FAPI", "1"),
+            ],
+        )
+    })
 }
 
 fn start_sso(path: &str, extra_env: &[(&str, &str)]) -> TestSso {

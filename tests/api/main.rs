@@ -1,6 +1,7 @@
 //! Integration tests: the real binary's application against a real OpenID Provider.
 
 mod binary;
+mod dpop_upstream;
 mod helpers;
 mod recorder;
 mod redis;
@@ -13,6 +14,7 @@ mod leaks;
 mod listener;
 mod login;
 mod logout;
+mod modern_oauth;
 mod open_cache;
 mod operations;
 mod refresh;

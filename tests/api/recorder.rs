@@ -66,7 +66,7 @@ impl Recorder {
     }
 }
 
-async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<Seen> {
+pub async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<Seen> {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     let end = loop {

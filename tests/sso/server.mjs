@@ -23,6 +23,10 @@ const PORT = Number(env.SSO_PORT || 0);
 const PATH = `/${(env.SSO_PATH ?? '/oidc/demo-stg').replace(/^\/+|\/+$/g, '')}`.replace(/^\/$/, '');
 const MODE = env.SSO_MODE || 'demo';
 const AT_FORMAT = env.SSO_ACCESS_TOKEN_FORMAT || 'opaque';
+const PAR = env.SSO_PAR || 'off';
+const DPOP_NONCE = env.SSO_DPOP_NONCE === '1';
+const FAPI = env.SSO_FAPI === '1';
+if (!['off', 'on', 'required'].includes(PAR)) throw new Error('SSO_PAR must be off, on or required');
 const ttl = (name, dflt) => {
   const n = Number(env[name] ?? dflt);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (seconds)`);
@@ -190,6 +194,19 @@ const configuration = {
   features: {
     devInteractions: { enabled: false },
     backchannelLogout: { enabled: true },
+    // SSO_PAR: off (the default: the flow most enterprise SSOs offer), on, or required.
+    pushedAuthorizationRequests: {
+      enabled: PAR !== 'off',
+      requirePushedAuthorizationRequests: PAR === 'required',
+    },
+    // SSO_DPOP_NONCE=1: every DPoP proof must carry a nonce the SSO issued (RFC 9449 section 8).
+    dPoP: DPOP_NONCE
+      ? { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true }
+      : { enabled: true },
+    // SSO_FAPI=1: the FAPI 2.0 Security Profile for the client bff-fapi.
+    fapi: FAPI
+      ? { enabled: true, profile: (ctx, client) => (client?.clientId === 'bff-fapi' ? '2.0' : undefined) }
+      : { enabled: false },
     introspection: { enabled: false },
     revocation: { enabled: true },
     rpInitiatedLogout: {

@@ -2,6 +2,7 @@
 //! [`oidc`], [`session`]); the small sections (`cors`, `roles`), the routes and the checks
 //! that span sections live here.
 
+mod fapi;
 mod oidc;
 mod server;
 mod session;

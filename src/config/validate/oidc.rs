@@ -37,6 +37,10 @@ pub(super) fn validate_oidc(raw: RawOidc) -> Result<OidcConfig, ConfigError> {
         ca_file,
         endpoints,
         http_timeout,
+        par,
+        dpop,
+        dpop_alg,
+        profile,
     } = raw;
     let issuer = validate_issuer(issuer)?;
     validate_endpoints(&endpoints)?;
@@ -68,7 +72,7 @@ pub(super) fn validate_oidc(raw: RawOidc) -> Result<OidcConfig, ConfigError> {
             ));
         }
     }
-    Ok(OidcConfig {
+    let config = OidcConfig {
         issuer,
         client_id,
         client_secret,
@@ -80,7 +84,12 @@ pub(super) fn validate_oidc(raw: RawOidc) -> Result<OidcConfig, ConfigError> {
         ca_file,
         endpoints,
         http_timeout,
-    })
+        par,
+        dpop,
+        dpop_alg,
+        profile,
+    };
+    super::fapi::apply_profile(config)
 }
 
 /// Checks that `auth_method` has its credential: a client secret for the `client_secret_*`
@@ -142,6 +151,7 @@ fn validate_endpoints(endpoints: &EndpointOverrides) -> Result<(), ConfigError> 
         ("userinfo", &endpoints.userinfo),
         ("revocation", &endpoints.revocation),
         ("end_session", &endpoints.end_session),
+        ("par", &endpoints.par),
     ] {
         if let Some(url) = url {
             require_https_off_loopback(&format!("oidc.endpoints.{name}"), url.as_str())?;
