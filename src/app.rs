@@ -5,6 +5,7 @@ use crate::api::{BackchannelApi, BffApi};
 use crate::config::Config;
 use crate::cookies::cookie_layer;
 use crate::error::{Error, ErrorKind, Problem};
+use crate::spec::{Rendered, ServedSpec};
 use crate::state::AppState;
 use poem::endpoint::BoxEndpoint;
 use poem::http::StatusCode;
@@ -28,24 +29,29 @@ pub fn openapi_service() -> OpenApiService<(BffApi, BackchannelApi), ()> {
     )
 }
 
-/// The OpenAPI document as served at `/openapi.json` and printed by `oidc-bff openapi`.
+/// The BFF's own OpenAPI document as JSON: printed by `oidc-bff openapi`, committed in
+/// `openapi/`, and served at `/openapi.json` when no route declares an upstream document.
 pub fn spec_json() -> String {
-    serde_json::to_string_pretty(&spec_document()).unwrap_or_default()
+    crate::spec::served::render_json(&spec_document())
 }
 
-/// The OpenAPI document as served at `/openapi.yaml` and printed by `oidc-bff openapi --yaml`.
+/// The same as YAML (`oidc-bff openapi --yaml`, `/openapi.yaml`).
 pub fn spec_yaml() -> String {
-    serde_yaml::to_string(&spec_document()).unwrap_or_default()
+    crate::spec::served::render_yaml(&spec_document())
 }
 
-/// The name of the session cookie security scheme in the document.
-const SESSION_SCHEME: &str = "sessionCookie";
+/// The BFF's own document with every route's upstream document read once and merged in
+/// (`oidc-bff openapi --merged`), and the documents left out with their reasons.
+pub async fn merged_spec(routes: &crate::routes::RouteTable) -> (serde_json::Value, Vec<crate::spec::LeftOut>) {
+    crate::spec::merge_once(&spec_document(), routes).await
+}
 
 /// poem-openapi's document plus the session cookie security scheme. The scheme is declared
 /// here rather than through poem-openapi's extractors, which would demand one cookie of a fixed
 /// name: the session may be chunked (`__Host-bff.0..n`), its name is configurable, and
 /// `/api/session` must answer without it.
-fn spec_document() -> serde_json::Value {
+pub fn spec_document() -> serde_json::Value {
+    use crate::spec::SESSION_SCHEME;
     use serde_json::json;
     let mut doc: serde_json::Value =
         serde_json::from_str(&openapi_service().spec()).unwrap_or_default();
@@ -77,11 +83,12 @@ pub struct App {
     port: u16,
     state: Arc<AppState>,
     endpoint: BoxEndpoint<'static>,
+    spec: Arc<ServedSpec>,
 }
 
 impl App {
     /// Builds the state, binds the listener (port 0 picks a free one) and starts loading the
-    /// SSO's metadata in the background.
+    /// SSO's metadata and the upstreams' OpenAPI documents in the background.
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let bind = config.server.bind;
         let state = Arc::new(AppState::new(config)?);
@@ -96,12 +103,16 @@ impl App {
             Some(dir) => Some(crate::spa::SpaEndpoint::new(dir)?),
             None => None,
         };
-        let endpoint = endpoint(state.clone(), spa);
+        let own = spec_document();
+        let spec = Arc::new(ServedSpec::new(&own));
+        crate::spec::spawn_loader(own, state.config.routes.clone(), spec.clone());
+        let endpoint = endpoint(state.clone(), spa, spec.clone());
         Ok(App {
             listener,
             port,
             state,
             endpoint,
+            spec,
         })
     }
 
@@ -113,6 +124,12 @@ impl App {
     /// The shared state (tests inspect it).
     pub fn state(&self) -> Arc<AppState> {
         self.state.clone()
+    }
+
+    /// The OpenAPI document being served (the upstreams' documents are merged into it in the
+    /// background).
+    pub fn spec(&self) -> Arc<ServedSpec> {
+        self.spec.clone()
     }
 
     /// Serves until `shutdown` completes, then drains in-flight requests.
@@ -148,29 +165,32 @@ impl App {
 /// Every path of the service. A request is dispatched once: `TRACE` and `CONNECT` are refused;
 /// a path the route table claims (judged on its canonical spelling) is relayed; with `spa`,
 /// reads outside `/api/` and our own paths serve the app; everything else is the BFF's API.
+/// `/openapi.json`, `/openapi.yaml` and `/docs` answer whatever `spec` holds at the time.
 pub fn endpoint(
     state: Arc<AppState>,
     spa: Option<crate::spa::SpaEndpoint>,
+    spec: Arc<ServedSpec>,
 ) -> BoxEndpoint<'static> {
     let api = openapi_service();
     let metrics_state = state.clone();
+    let served = |content_type: &'static str, form: fn(&Rendered) -> &String| {
+        let spec = spec.clone();
+        poem::endpoint::make_sync(move |_| {
+            Response::builder()
+                .content_type(content_type)
+                .body(form(&spec.current()).clone())
+        })
+    };
+    let docs = Route::new().at("/", served("text/html; charset=utf-8", |r| &r.docs));
     let route = Route::new()
-        .nest("/docs", api.swagger_ui())
+        .nest("/docs", docs)
         .at(
             "/openapi.json",
-            poem::endpoint::make_sync(|_| {
-                Response::builder()
-                    .content_type("application/json; charset=utf-8")
-                    .body(spec_json())
-            }),
+            served("application/json; charset=utf-8", |r| &r.json),
         )
         .at(
             "/openapi.yaml",
-            poem::endpoint::make_sync(|_| {
-                Response::builder()
-                    .content_type("application/x-yaml; charset=utf-8")
-                    .body(spec_yaml())
-            }),
+            served("application/x-yaml; charset=utf-8", |r| &r.yaml),
         )
         .at(
             "/metrics",

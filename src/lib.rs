@@ -27,6 +27,7 @@ pub mod seal;
 pub mod server;
 pub mod session;
 pub mod spa;
+pub mod spec;
 pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -62,6 +62,8 @@ impl Default for RawOidc {
             private_key_file: None,
             private_key_alg: "RS256".into(),
             private_key_id: None,
+            tls_client_cert_file: None,
+            tls_client_key_file: None,
             scopes: ["openid", "profile", "email", "offline_access"]
                 .map(String::from)
                 .to_vec(),

@@ -68,6 +68,8 @@ pub(super) struct RawOidc {
     pub(super) private_key_file: Option<PathBuf>,
     pub(super) private_key_alg: String,
     pub(super) private_key_id: Option<String>,
+    pub(super) tls_client_cert_file: Option<PathBuf>,
+    pub(super) tls_client_key_file: Option<PathBuf>,
     #[serde(deserialize_with = "list")]
     pub(super) scopes: Vec<String>,
     /// A table: any sub-key is an authorize parameter.

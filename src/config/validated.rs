@@ -96,6 +96,20 @@ pub enum AuthMethod {
     PrivateKeyJwt,
     /// A public client: PKCE only.
     None,
+    /// Mutual TLS with a certificate from a PKI the SSO trusts (RFC 8705 section 2.1).
+    TlsClientAuth,
+    /// Mutual TLS with a self-signed certificate registered at the SSO (RFC 8705 section 2.2).
+    SelfSignedTlsClientAuth,
+}
+
+impl AuthMethod {
+    /// Whether the client authenticates with a TLS client certificate.
+    pub fn is_mtls(self) -> bool {
+        matches!(
+            self,
+            AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth
+        )
+    }
 }
 
 /// When sign-in uses pushed authorization requests (RFC 9126).
@@ -179,6 +193,10 @@ pub struct OidcConfig {
     pub auth_method: AuthMethod,
     /// Key for `private_key_jwt`.
     pub private_key: Option<PrivateKey>,
+    /// Client certificate (PEM) for the mTLS methods, presented on every call to the SSO.
+    pub tls_client_cert_file: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub tls_client_key_file: Option<PathBuf>,
     /// Requested scopes.
     pub scopes: Vec<String>,
     /// Extra authorize parameters.

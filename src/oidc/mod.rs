@@ -49,6 +49,27 @@ pub struct Sso {
     pub(crate) dpop_nonces: Arc<dpop::Nonces>,
 }
 
+/// The client certificate and key of the mTLS methods, as one identity; presented on every call
+/// to the SSO (RFC 8705).
+fn client_identity(config: &OidcConfig) -> anyhow::Result<reqwest::Identity> {
+    let read = |key: &str, path: &Option<std::path::PathBuf>| -> anyhow::Result<Vec<u8>> {
+        let path = path
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("{key}: missing"))?;
+        std::fs::read(path)
+            .map_err(|e| anyhow::anyhow!("{key}: cannot read {}: {e}", path.display()))
+    };
+    let mut pem = read("oidc.tls_client_cert_file", &config.tls_client_cert_file)?;
+    pem.push(b'\n');
+    pem.extend(read(
+        "oidc.tls_client_key_file",
+        &config.tls_client_key_file,
+    )?);
+    reqwest::Identity::from_pem(&pem).map_err(|e| {
+        anyhow::anyhow!("oidc.tls_client_cert_file / tls_client_key_file: not a certificate and key in PEM form ({e})")
+    })
+}
+
 /// The fewest seconds between two JWKS refetches triggered by unknown key ids.
 pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -76,6 +97,9 @@ impl Sso {
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }
+        }
+        if config.auth_method.is_mtls() {
+            builder = builder.identity(client_identity(&config)?);
         }
         let http = builder.build()?;
         Ok(Sso {

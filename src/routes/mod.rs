@@ -3,9 +3,11 @@
 //! spelling ([`path`]), which is also the spelling the upstream receives.
 
 pub mod path;
+pub mod spec_source;
 
 use path::{CanonicalPath, PathRejection};
 use serde::{Deserialize, Serialize};
+pub use spec_source::SpecSource;
 use std::fmt;
 use std::time::Duration;
 use url::Url;
@@ -50,6 +52,8 @@ pub struct RawRoute {
     timeout: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     idle_timeout: Option<Duration>,
+    #[serde(default)]
+    openapi: Option<String>,
 }
 
 /// A validated route.
@@ -70,6 +74,10 @@ pub struct Route {
     /// hours, but an upstream that stops sending without closing must not hold a connection.
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
+    /// Where the upstream publishes its OpenAPI document, merged into the BFF's own under
+    /// this route's prefix (see `crate::spec`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openapi: Option<SpecSource>,
     /// The prefix as a shared label for metrics and logs (cloned per request, not copied).
     #[serde(skip)]
     pub label: std::sync::Arc<str>,
@@ -125,6 +133,12 @@ impl RouteTable {
             };
             check_prefix(&route.prefix, &routes).map_err(|m| error("prefix", m))?;
             let upstream = parse_upstream(&route.upstream).map_err(|m| error("upstream", m))?;
+            let openapi = route
+                .openapi
+                .as_deref()
+                .map(SpecSource::parse)
+                .transpose()
+                .map_err(|m| error("openapi", m))?;
             let timeout = route.timeout.unwrap_or(DEFAULT_TIMEOUT);
             let idle_timeout = route.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT);
             for (field, value) in [("timeout", timeout), ("idle_timeout", idle_timeout)] {
@@ -140,6 +154,7 @@ impl RouteTable {
                 token: route.token,
                 timeout,
                 idle_timeout,
+                openapi,
             });
         }
         routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
@@ -333,6 +348,7 @@ mod tests {
             token: TokenMode::Access,
             timeout: None,
             idle_timeout: None,
+            openapi: None,
         }
     }
 
@@ -453,6 +469,13 @@ mod tests {
             (vec![raw("/api/chat", "not a url")], "routes[0].upstream"),
             (vec![raw("/api/%63hat", "http://a")], "routes[0].prefix"),
             (vec![raw("/api/chat;x", "http://a")], "routes[0].prefix"),
+            (
+                vec![RawRoute {
+                    openapi: Some("ftp://a/openapi.json".into()),
+                    ..raw("/api/chat", "http://a")
+                }],
+                "routes[0].openapi",
+            ),
             (
                 vec![raw("/api/a", "http://a"), raw("/api/A", "http://b")],
                 "routes[1].prefix",

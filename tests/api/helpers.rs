@@ -18,6 +18,8 @@ pub const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 pub struct TestSso {
     pub issuer: String,
     pub base: String,
+    /// The TLS listener that asks for client certificates (`sso_mtls()` only).
+    pub tls_base: Option<String>,
     pub pkjwt_private_pem: String,
     _child: Mutex<Child>,
     _stdin: Mutex<ChildStdin>,
@@ -101,14 +103,20 @@ fn client_list(pkjwt_public: &Value) -> Value {
 }
 
 pub fn sso() -> &'static TestSso {
-    SSO.get_or_init(|| start_sso("/affwebservices/CASSO/oidc/app-test", &[]))
+    SSO.get_or_init(|| start_sso("/affwebservices/CASSO/oidc/app-test", &[], Vec::new()))
 }
 
 static SSO_JWT: OnceLock<TestSso> = OnceLock::new();
 
 /// A second SSO whose access tokens are JWTs carrying the user's roles.
 pub fn sso_jwt() -> &'static TestSso {
-    SSO_JWT.get_or_init(|| start_sso("/oidc/jwt-tokens", &[("SSO_ACCESS_TOKEN_FORMAT", "jwt")]))
+    SSO_JWT.get_or_init(|| {
+        start_sso(
+            "/oidc/jwt-tokens",
+            &[("SSO_ACCESS_TOKEN_FORMAT", "jwt")],
+            Vec::new(),
+        )
+    })
 }
 
 static SSO_FAPI: OnceLock<TestSso> = OnceLock::new();
@@ -125,11 +133,93 @@ pub fn sso_fapi() -> &'static TestSso {
                 ("SSO_DPOP_NONCE", "1"),
                 ("SSO_FAPI", "1"),
             ],
+            Vec::new(),
         )
     })
 }
 
-fn start_sso(path: &str, extra_env: &[(&str, &str)]) -> TestSso {
+/// Certificates for mutual TLS, made once per test binary (no key material in the
+/// repository): a CA and the SSO's TLS certificate for 127.0.0.1 it issued, and the BFF's
+/// self-signed client certificate registered at the SSO (plus an unregistered one).
+pub struct MtlsFiles {
+    pub dir: std::path::PathBuf,
+    /// The client certificate's JWK with its `x5t#S256`, as registered.
+    pub client_jwk: Value,
+}
+
+static MTLS: OnceLock<MtlsFiles> = OnceLock::new();
+
+pub fn mtls_files() -> &'static MtlsFiles {
+    MTLS.get_or_init(|| {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let dir = tempfile::tempdir().unwrap().keep();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let server_key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .signed_by(&server_key, &ca, &ca_key)
+            .unwrap();
+        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+        std::fs::write(dir.join("server.pem"), server.pem()).unwrap();
+        std::fs::write(dir.join("server-key.pem"), server_key.serialize_pem()).unwrap();
+        let mut client_jwk = Value::Null;
+        for name in ["client", "stranger"] {
+            let key = KeyPair::generate().unwrap();
+            let cert = CertificateParams::new(vec![format!("{name}.bff.test")])
+                .unwrap()
+                .self_signed(&key)
+                .unwrap();
+            std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+            std::fs::write(dir.join(format!("{name}-key.pem")), key.serialize_pem()).unwrap();
+            if name == "client" {
+                let pair = josekit::jws::ES256
+                    .key_pair_from_pem(key.serialize_pem())
+                    .unwrap();
+                use josekit::jwk::KeyPair as _;
+                client_jwk = serde_json::from_str(&pair.to_jwk_public_key().to_string()).unwrap();
+                use base64::Engine;
+                use sha2::Digest;
+                client_jwk["x5t#S256"] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(sha2::Sha256::digest(cert.der()))
+                    .into();
+            }
+        }
+        MtlsFiles { dir, client_jwk }
+    })
+}
+
+static SSO_MTLS: OnceLock<TestSso> = OnceLock::new();
+
+/// A fourth SSO with a TLS listener that asks for client certificates (RFC 8705), and the
+/// client `bff-mtls` registered with `self_signed_tls_client_auth`.
+pub fn sso_mtls() -> &'static TestSso {
+    SSO_MTLS.get_or_init(|| {
+        let files = mtls_files();
+        let path = |name: &str| files.dir.join(name).to_str().unwrap().to_string();
+        let mut client = serde_json::json!({
+            "client_id": "bff-mtls",
+            "redirect_uris": [format!("{PUBLIC_URL}/api/callback")],
+            "post_logout_redirect_uris": [format!("{PUBLIC_URL}/")],
+            "token_endpoint_auth_method": "self_signed_tls_client_auth",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+        });
+        client["jwks"] = serde_json::json!({ "keys": [files.client_jwk] });
+        start_sso(
+            "/oidc/mtls",
+            &[
+                ("SSO_TLS_CERT", &path("server.pem")),
+                ("SSO_TLS_KEY", &path("server-key.pem")),
+            ],
+            vec![client],
+        )
+    })
+}
+
+fn start_sso(path: &str, extra_env: &[(&str, &str)], extra_clients: Vec<Value>) -> TestSso {
     let key_pair = josekit::jws::PS256
         .generate_key_pair(2048)
         .expect("generate RSA key");
@@ -147,7 +237,13 @@ fn start_sso(path: &str, extra_env: &[(&str, &str)]) -> TestSso {
         .env("SSO_PORT", "0")
         .env("SSO_PATH", path)
         .envs(extra_env.iter().copied())
-        .env("SSO_CLIENTS", client_list(&public).to_string())
+        .env("SSO_CLIENTS", {
+            let mut clients = client_list(&public);
+            if let Some(list) = clients.as_array_mut() {
+                list.extend(extra_clients);
+            }
+            clients.to_string()
+        })
         .env("SSO_ACCESS_TOKEN_TTL", "120")
         .env("SSO_EXIT_WITH_STDIN", "1")
         .stdin(Stdio::piped())
@@ -169,9 +265,13 @@ fn start_sso(path: &str, extra_env: &[(&str, &str)]) -> TestSso {
         serde_json::from_str(&line).unwrap_or_else(|_| panic!("the SSO did not start: {line:?}"));
     let issuer = ready["issuer"].as_str().unwrap().to_string();
     let base = format!("http://127.0.0.1:{}", ready["port"]);
+    let tls_base = ready["tlsPort"]
+        .as_u64()
+        .map(|port| format!("https://127.0.0.1:{port}"));
     TestSso {
         issuer,
         base,
+        tls_base,
         pkjwt_private_pem: pem,
         _child: Mutex::new(child),
         _stdin: Mutex::new(stdin),
@@ -447,11 +547,12 @@ impl TestApp {
                 .await
                 .unwrap();
             self.sso_jar.absorb(&response);
-            assert!(
-                response.status().is_redirection(),
-                "SSO step {url} answered {}",
-                response.status()
-            );
+            if !response.status().is_redirection() {
+                let status = response.status();
+                let body = response.text().await.unwrap_or_default();
+                let error = body.split("class=\"error\">").nth(1).unwrap_or(&body);
+                panic!("SSO step {url} answered {status}: {error:.300}");
+            }
             let next = url.join(&location(&response)).unwrap();
             url = if next.path().contains("/interaction/") && !auto_done {
                 auto_done = true;

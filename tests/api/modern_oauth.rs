@@ -175,3 +175,36 @@ async fn without_par_at_the_sso_auto_keeps_todays_flow_and_always_refuses_to_sta
     let problem: Value = response.json().await.unwrap();
     assert!(problem["type"].as_str().unwrap().ends_with("sso-refused"));
 }
+
+fn mtls_config(certificate: &str) -> oidc_bff::Config {
+    let sso = sso_mtls();
+    let files = mtls_files();
+    let file = |name: &str| files.dir.join(name).display().to_string();
+    let tls = sso.tls_base.as_ref().expect("the TLS listener");
+    let path = url::Url::parse(&sso.issuer).unwrap().path().to_string();
+    config_with(&format!(
+        "[oidc]\nissuer = \"{}\"\nclient_id = \"bff-mtls\"\nauth_method = \"self_signed_tls_client_auth\"\ntls_client_cert_file = \"{}\"\ntls_client_key_file = \"{}\"\nca_file = \"{}\"\n[oidc.endpoints]\ntoken = \"{tls}{path}/token\"\n",
+        sso.issuer,
+        file(&format!("{certificate}.pem")),
+        file(&format!("{certificate}-key.pem")),
+        file("ca.pem"),
+    ))
+}
+
+#[tokio::test]
+async fn mtls_client_authentication_signs_in_with_the_registered_certificate_only() {
+    let mut app = spawn_app_with(mtls_config("client")).await;
+    app.login_as("alice").await;
+    assert_eq!(app.session().await["authenticated"], true);
+    // A refresh authenticates the same way.
+    app.rewrite_session(|s| s.access_expires_at = now() - 1);
+    assert_eq!(app.get("/api/chat/status/200").await.status(), 200);
+
+    // Another certificate than the registered one: the SSO refuses the client.
+    let mut stranger = spawn_app_with(mtls_config("stranger")).await;
+    let authorize = stranger.start_login("/home").await;
+    let callback = stranger.authorize_at_sso(&authorize, "alice").await;
+    let response = stranger.callback(&callback).await;
+    assert_eq!(location(&response), "/?authError=code_rejected");
+    assert_eq!(stranger.session().await["authenticated"], false);
+}

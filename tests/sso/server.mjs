@@ -8,6 +8,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as querystring from 'node:querystring';
 import Provider, { errors } from 'oidc-provider';
 
@@ -26,6 +27,7 @@ const AT_FORMAT = env.SSO_ACCESS_TOKEN_FORMAT || 'opaque';
 const PAR = env.SSO_PAR || 'off';
 const DPOP_NONCE = env.SSO_DPOP_NONCE === '1';
 const FAPI = env.SSO_FAPI === '1';
+const TLS = Boolean(env.SSO_TLS_CERT && env.SSO_TLS_KEY);
 if (!['off', 'on', 'required'].includes(PAR)) throw new Error('SSO_PAR must be off, on or required');
 const ttl = (name, dflt) => {
   const n = Number(env[name] ?? dflt);
@@ -154,6 +156,10 @@ const configuration = {
   },
   conformIdTokenClaims: false, // scope-granted profile/email claims go into the ID token
   pkce: { required: () => true }, // oidc-provider 9 only implements S256
+  ...(TLS ? {
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none',
+      'tls_client_auth', 'self_signed_tls_client_auth'],
+  } : {}),
   issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
   rotateRefreshToken: true, // a consumed refresh token reused => invalid_grant + grant revoked
   ttl: {
@@ -203,6 +209,24 @@ const configuration = {
     dPoP: DPOP_NONCE
       ? { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true }
       : { enabled: true },
+    // SSO_TLS_CERT/SSO_TLS_KEY: a second, TLS listener asking for client certificates; its
+    // connections authenticate the mTLS clients (RFC 8705). Self-signed client certificates
+    // are matched by their x5t#S256 in the client's jwks; CA-issued ones need the socket's
+    // verification (SSO_TLS_CLIENT_CA).
+    mTLS: TLS
+      ? {
+        enabled: true,
+        selfSignedTlsClientAuth: true,
+        tlsClientAuth: true,
+        getCertificate(ctx) {
+          const peer = ctx.req.socket.getPeerCertificate?.();
+          return peer?.raw ? new crypto.X509Certificate(peer.raw) : undefined;
+        },
+        certificateAuthorized: (ctx) => ctx.req.socket.authorized === true,
+        certificateSubjectMatches: (ctx, property, expected) => property === 'tls_client_auth_subject_dn'
+          && ctx.req.socket.getPeerCertificate?.()?.subject?.CN === expected.replace(/^CN=/, ''),
+      }
+      : { enabled: false },
     // SSO_FAPI=1: the FAPI 2.0 Security Profile for the client bff-fapi.
     fapi: FAPI
       ? { enabled: true, profile: (ctx, client) => (client?.clientId === 'bff-fapi' ? '2.0' : undefined) }
@@ -410,7 +434,7 @@ server.listen(PORT, HOST, () => {
     [`${PATH}/jwks`]: 'jwks',
   };
 
-  server.on('request', async (req, res) => {
+  const handler = async (req, res) => {
     try {
       const { pathname } = new URL(req.url, 'http://x');
       if (pathname.startsWith('/__test/')) {
@@ -456,7 +480,8 @@ server.listen(PORT, HOST, () => {
       } else res.destroy();
       return undefined;
     }
-  });
+  };
+  server.on('request', handler);
 
   if (MODE === 'demo') {
     log(`demo mode, issuer ${issuer}`);
@@ -464,7 +489,21 @@ server.listen(PORT, HOST, () => {
       log(`  user ${u} / ${password}  (${claims.name}, roles ${claims.roles.join(',')})`);
     }
   }
-  process.stdout.write(`${JSON.stringify({ ready: true, issuer, port })}\n`);
+  if (!TLS) {
+    process.stdout.write(`${JSON.stringify({ ready: true, issuer, port })}\n`);
+    return;
+  }
+  const tls = https.createServer({
+    key: fs.readFileSync(env.SSO_TLS_KEY),
+    cert: fs.readFileSync(env.SSO_TLS_CERT),
+    ...(env.SSO_TLS_CLIENT_CA ? { ca: fs.readFileSync(env.SSO_TLS_CLIENT_CA) } : {}),
+    requestCert: true,
+    rejectUnauthorized: false, // self-signed client certificates are judged by oidc-provider
+  }, handler);
+  tls.listen(0, HOST, () => {
+    const tlsPort = tls.address().port;
+    process.stdout.write(`${JSON.stringify({ ready: true, issuer, port, tlsPort })}\n`);
+  });
 });
 server.on('error', (err) => { log('server error', err); process.exit(1); });
 

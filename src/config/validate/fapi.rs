@@ -3,7 +3,7 @@
 //! where the configuration contradicts them.
 //!
 //! Turned on: PAR always, DPoP. Refused: a client secret method or a public client (FAPI 2.0
-//! allows `private_key_jwt` or mTLS; this service implements `private_key_jwt`), a private key
+//! allows `private_key_jwt` or mTLS client authentication), a private key
 //! algorithm other than PS256/ES256, a DPoP algorithm other than ES256/EdDSA/PS256 (all three
 //! are allowed), `par = "never"`, and endpoint overrides (endpoints come from metadata only).
 //! At run time the profile also requires `iss` in the authorization response (RFC 9207),
@@ -23,11 +23,13 @@ pub(super) fn apply_profile(mut config: OidcConfig) -> Result<OidcConfig, Config
         ))
     };
     match config.auth_method {
-        AuthMethod::PrivateKeyJwt => {}
+        AuthMethod::PrivateKeyJwt
+        | AuthMethod::TlsClientAuth
+        | AuthMethod::SelfSignedTlsClientAuth => {}
         _ => {
             return fapi(
                 "oidc.auth_method",
-                "FAPI 2.0 needs private_key_jwt (or mTLS, which this service does not offer)",
+                "FAPI 2.0 needs private_key_jwt, tls_client_auth or self_signed_tls_client_auth",
             )
         }
     }
@@ -112,5 +114,30 @@ mod tests {
             ["oidc.private_key_alg", "oidc.private_key"].contains(&error.key.as_str()),
             "{error}"
         );
+    }
+
+    #[test]
+    fn mtls_methods_need_a_certificate_and_satisfy_fapi2() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("c.pem");
+        let key = dir.path().join("k.pem");
+        std::fs::write(&cert, "x").unwrap();
+        std::fs::write(&key, "x").unwrap();
+        let mtls = |extra: &str| {
+            base_toml().replace(
+                "client_secret = \"s3cret\"",
+                &format!("auth_method = \"self_signed_tls_client_auth\"\n{extra}"),
+            )
+        };
+        let error = from_toml(&mtls("")).unwrap_err();
+        assert_eq!(error.key, "oidc.tls_client_cert_file", "{error}");
+        let files = format!(
+            "tls_client_cert_file = {:?}\ntls_client_key_file = {:?}",
+            cert.to_str().unwrap(),
+            key.to_str().unwrap()
+        );
+        assert!(from_toml(&mtls(&files)).is_ok());
+        let config = from_toml(&mtls(&format!("{files}\nprofile = \"fapi2\""))).unwrap();
+        assert!(config.oidc.dpop && config.oidc.par == ParMode::Always);
     }
 }

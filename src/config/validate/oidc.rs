@@ -32,6 +32,8 @@ pub(super) fn validate_oidc(raw: RawOidc) -> Result<OidcConfig, ConfigError> {
         private_key_file,
         private_key_alg,
         private_key_id,
+        tls_client_cert_file,
+        tls_client_key_file,
         scopes,
         extra_auth_params,
         ca_file,
@@ -62,6 +64,11 @@ pub(super) fn validate_oidc(raw: RawOidc) -> Result<OidcConfig, ConfigError> {
         private_key_alg,
         private_key_id,
     )?;
+    check_client_certificate(
+        auth_method,
+        tls_client_cert_file.as_deref(),
+        tls_client_key_file.as_deref(),
+    )?;
     validate_scopes(&scopes)?;
     validate_extra_auth_params(&extra_auth_params)?;
     if let Some(ca_file) = &ca_file {
@@ -79,6 +86,8 @@ pub(super) fn validate_oidc(raw: RawOidc) -> Result<OidcConfig, ConfigError> {
         client_secret_file,
         auth_method,
         private_key,
+        tls_client_cert_file,
+        tls_client_key_file,
         scopes,
         extra_auth_params,
         ca_file,
@@ -122,8 +131,43 @@ fn check_credentials(
                 .map(Some)
                 .map_err(|message| ConfigError::new("oidc.private_key", message))
         }
-        AuthMethod::None => Ok(None),
+        AuthMethod::None | AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth => {
+            Ok(None)
+        }
     }
+}
+
+/// The mTLS methods need a certificate and its key, both readable PEM (the pair is loaded, and
+/// a mismatch refused, when the SSO client is built at startup).
+fn check_client_certificate(
+    auth_method: AuthMethod,
+    cert: Option<&Path>,
+    key: Option<&Path>,
+) -> Result<(), ConfigError> {
+    if !auth_method.is_mtls() {
+        return Ok(());
+    }
+    for (name, path) in [
+        ("oidc.tls_client_cert_file", cert),
+        ("oidc.tls_client_key_file", key),
+    ] {
+        match path {
+            None => {
+                return Err(ConfigError::new(
+                    name,
+                    "missing: required by the mTLS auth methods",
+                ))
+            }
+            Some(path) if !path.is_file() => {
+                return Err(ConfigError::new(
+                    name,
+                    format!("{} does not exist", path.display()),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// The issuer: required, an http(s) URL, https off loopback. Kept exactly as written, since
