@@ -154,6 +154,14 @@ npm_ci_if_needed() {
   touch "$dir/node_modules"
 }
 npm_ci_if_needed tests/sso
+npm_ci_if_needed clients/angular
+# The app links the library's build (file:../../clients/angular/dist/oidc-bff-angular): build it
+# before the app's npm ci (also with SKIP_BUILD=1 when it was never built).
+LIB_DIST=clients/angular/dist/oidc-bff-angular
+if [[ "${SKIP_BUILD:-}" != 1 || ! -f "$LIB_DIST/package.json" ]]; then
+  say "building the Angular library @oidc-bff/angular (ng-packagr)"
+  (cd clients/angular && npx ng build >/dev/null)
+fi
 npm_ci_if_needed examples/angular
 
 # ------------------------------------------------------------- 2. build

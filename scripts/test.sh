@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test:
-#   the generated Angular client matches openapi/ (drift check), the Angular app builds,
+#   the Angular library's unit tests (headless Chromium) and build, the generated Angular client
+#   matches openapi/ (drift check), the reference Angular app builds against the library,
 #   formatting, lints, unit, property and integration tests (against a real oidc-provider),
 #   schemathesis against a running instance, the benchmark code in test mode, the fuzz targets
 #   (20 s each), the relay benchmark in smoke mode, the nginx config check, the container image
@@ -23,9 +24,15 @@ npm_install() {
 }
 npm_install tests/sso
 npm_install tests/e2e
+npm_install clients/angular
+
+echo "== Angular library @oidc-bff/angular: unit tests in headless Chromium, then its build"
+(cd clients/angular && CHROME_BIN="${CHROME_BIN:-/usr/bin/chromium}" npx ng test --no-progress && npx ng build >/dev/null)
+
+# The app links the library's build (file:../../clients/angular/dist/oidc-bff-angular): built just above.
 npm_install examples/angular
 
-echo "== generated client drift check and Angular build"
+echo "== generated client drift check and the reference app's build against the library"
 (cd examples/angular && npm run --silent check-client && npx ng build --configuration production >/dev/null)
 
 echo "== fmt, clippy, cargo test"

@@ -6,6 +6,11 @@
 //          └─ /api/...     two oidc-bff replicas (hash by session cookie)
 //                             ├─ SSO: tests/sso (oidc-provider) on http://127.0.0.1:<port>  ← another site
 //                             └─ upstream: examples/demo-upstream (SSE chat, analytics report)
+//     └─ http://localhost:<short>   a third oidc-bff serving the app itself, with a short idle
+//                                   timeout: the expiry-warning step
+//
+// The app's auth is @oidc-bff/angular (clients/angular/), built and linked into the app: these
+// steps are its end-to-end test too (guards, 401 handling, cross-tab sign-out, expiry warning).
 //
 // Everything is started here on loopback with free ports and stopped at the end, also on failure.
 // See README.md for how to run it and its environment variables.
@@ -25,7 +30,7 @@ import {
 
 const HERE = path.join(REPO, 'tests/e2e');
 const ARTIFACTS = path.join(HERE, 'artifacts');
-const SCREENSHOTS = process.env.E2E_SCREENSHOTS === '1' ? path.join(REPO, 'docs/screenshots') : null;
+const SCREENSHOTS = process.env.E2E_SCREENSHOTS === '1' ? path.resolve(process.env.E2E_SCREENSHOTS_DIR || path.join(REPO, 'docs/screenshots')) : null;
 const CARGO_TARGET_DIR = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache/oidc-bff/target');
 const BFF_BIN = process.env.BFF_BIN || path.join(CARGO_TARGET_DIR, 'debug/oidc-bff');
 const SPA_DIR = path.resolve(process.env.E2E_SPA_DIR || path.join(REPO, 'examples/angular/dist/oidc-bff-demo/browser'));
@@ -37,6 +42,14 @@ const AT_TTL_S = 8; // SSO access-token lifetime: short, so a transparent refres
 const REFRESH_SKEW = '2s';
 const CHAT_EVENTS = 8;
 const CHAT_INTERVAL_MS = 300;
+// The app warns `expiryWarningSeconds` (its app.config.ts) before the session ends. The expiry step
+// runs a BFF whose idle timeout is 10 s longer, so the warning shows 10 s after the last slide of
+// the idle deadline; by then the access token (8 s, refreshed 2 s early) is due, so "Stay signed
+// in" refreshes it, which slides the deadline at once (otherwise the BFF slides once a minute).
+const APP_CONFIG = path.join(REPO, 'examples/angular/src/app/app.config.ts');
+const EXPIRY_WARNING_S = Number(/expiryWarningSeconds:\s*(\d+)/.exec(fs.readFileSync(APP_CONFIG, 'utf8'))?.[1]);
+const SHORT_IDLE_S = EXPIRY_WARNING_S + 10;
+const TWO_TAB_SIGN_OUT_MS = 1000; // a logout in one tab shows in the others within this
 const CLIENT_ID = 'oidc-bff-e2e';
 const CLIENT_SECRET = crypto.randomBytes(24).toString('base64url');
 const SESSION_KEY = crypto.randomBytes(32).toString('base64');
@@ -50,6 +63,7 @@ let tmp;
 let browser;
 let failed = false; // one failed step skips the rest (they build on each other)
 const contexts = new Set();
+const allRecs = []; // every context's record, for the console log on failure
 // Content-Security-Policy: the policy the BFF itself gives the app (`oidc-bff check` prints the
 // effective server.content_security_policy; its default is src/headers.rs DEFAULT_CSP), which
 // nginx must send identically; every violation any page reports during the run; and every app
@@ -75,14 +89,15 @@ function watchPage(page, rec, label) {
   page.on('request', (req) => rec.requests.push({ method: req.method(), url: req.url(), nav: req.isNavigationRequest(), req }));
   page.on('response', (res) => {
     const u = new URL(res.url());
-    if (u.origin === env.app && !u.pathname.startsWith('/api/') && res.request().resourceType() === 'document') {
+    const fromApp = u.origin === env.app || u.origin === env.shortApp;
+    if (fromApp && !u.pathname.startsWith('/api/') && res.request().resourceType() === 'document') {
       // allHeaders(): headers() may leave security-related headers out
       appDocuments.push(res.allHeaders().then(
         (h) => ({ label, url: res.url(), status: res.status(), headers: h }),
         (err) => ({ label, url: res.url(), status: res.status(), error: err.message }),
       ));
     }
-    if (u.origin === env.app && (u.pathname.startsWith('/api/'))) {
+    if (fromApp && u.pathname.startsWith('/api/')) {
       rec.apiResponses.push({
         method: res.request().method(), path: u.pathname, status: res.status(),
         servedBy: res.headers()['x-served-by'] ?? null, at: Date.now(),
@@ -257,9 +272,13 @@ async function startStack() {
   process.once('exit', () => { try { fs.rmSync(tmp, { recursive: true, force: true }); } catch { /* best effort */ } });
   const logs = path.join(tmp, 'logs');
   fs.mkdirSync(logs);
-  const [nginxPort, bff1Port, bff2Port] = await freePorts(3);
+  if (!Number.isInteger(EXPIRY_WARNING_S) || EXPIRY_WARNING_S <= 0) {
+    throw new Error(`No \`expiryWarningSeconds: <n>\` in ${APP_CONFIG}: the expiry step needs the app's warning window.`);
+  }
+  const [nginxPort, bff1Port, bff2Port, shortPort] = await freePorts(4);
   env.app = `http://localhost:${nginxPort}`;
   env.nginxPort = nginxPort;
+  env.shortApp = `http://localhost:${shortPort}`;
 
   // 1. the SSO, on 127.0.0.1: another site than the app on localhost
   const clients = [{
@@ -269,8 +288,8 @@ async function startStack() {
     id_token_signed_response_alg: 'RS256',
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
-    redirect_uris: [`${env.app}/api/callback`],
-    post_logout_redirect_uris: [`${env.app}/`],
+    redirect_uris: [`${env.app}/api/callback`, `${env.shortApp}/api/callback`],
+    post_logout_redirect_uris: [`${env.app}/`, `${env.shortApp}/`],
   }];
   env.sso = startService('sso', process.execPath, [path.join(ssoDir, 'server.mjs')], {
     cwd: ssoDir,
@@ -336,7 +355,19 @@ async function startStack() {
     svc.addr = `127.0.0.1:${port}`;
     env.replicas.push(svc);
   }
-  await Promise.all(env.replicas.map((svc) => waitForHttp(svc, `http://${svc.addr}/readyz`, { timeoutMs: 30000 })));
+  // 3b. one more BFF for the expiry step: it serves the app itself (server.static_dir, the
+  // deployment without nginx) and ends idle sessions after SHORT_IDLE_S
+  env.short = startService('bff-short', BFF_BIN, ['serve'], {
+    logFile: path.join(logs, 'bff-short.log'),
+    env: {
+      ...bffEnv(shortPort),
+      BFF_SERVER__PUBLIC_URL: env.shortApp,
+      BFF_SERVER__STATIC_DIR: SPA_DIR,
+      BFF_SESSION__IDLE_TIMEOUT: `${SHORT_IDLE_S}s`,
+    },
+  });
+  env.short.addr = `127.0.0.1:${shortPort}`;
+  await Promise.all([...env.replicas, env.short].map((svc) => waitForHttp(svc, `http://${svc.addr}/readyz`, { timeoutMs: 30000 })));
 
   // 4. nginx in front, from the production config
   const ngx = path.join(tmp, 'nginx');
@@ -366,7 +397,8 @@ async function startStack() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });
-  console.error(`# stack up at ${elapsed()}: app ${env.app}, SSO ${env.issuer}, replicas ${env.replicas.map((r) => r.addr).join(' ')}, upstream ${upstream}`);
+  console.error(`# stack up at ${elapsed()}: app ${env.app}, SSO ${env.issuer}, replicas ${env.replicas.map((r) => r.addr).join(' ')}, upstream ${upstream}, `
+    + `short-idle BFF ${env.shortApp} (idle ${SHORT_IDLE_S}s, app warns ${EXPIRY_WARNING_S}s before)`);
 }
 
 /**
@@ -395,6 +427,7 @@ async function newContext(label) {
   await ctx.exposeBinding('__e2eCspViolation', (_source, v) => { cspViolations.push({ label, via: 'event', ...v }); });
   await ctx.addInitScript(cspRecorder);
   const rec = instrument(ctx, label);
+  allRecs.push(rec);
   const page = await ctx.newPage();
   return { ctx, page, rec };
 }
@@ -412,7 +445,7 @@ function saveLogs() {
     copy(path.join(env.nginxDir, 'oidc-bff.conf'), 'nginx-oidc-bff.conf');
   }
   const consoleLines = [];
-  for (const r of [alice?.rec, bob?.rec, anon?.rec]) if (r) consoleLines.push(...r.console);
+  for (const r of allRecs) consoleLines.push(...r.console);
   fs.writeFileSync(path.join(dir, 'browser-console.log'), `${consoleLines.join('\n')}\n`);
   console.error(`# service logs copied to ${path.relative(REPO, dir)}/`);
 }
@@ -574,27 +607,36 @@ describe('oidc-bff in a real browser behind nginx (two replicas, real SSO)', () 
     await assertNoSessionCookieInJs(page, 'after chat');
   });
 
-  step('4. analytics: alice (analyst) sees the table; bob (no analyst role) is denied', 40000, async () => {
+  step('4. role guard: alice (analyst) sees analytics; bob (no analyst role) is sent to /forbidden, and the BFF refuses him the API', 40000, async () => {
     const { page } = alice;
     await q(page, 'nav-analytics').click();
     await q(page, 'analytics-page').waitFor();
     await q(page, 'analytics-table').waitFor();
     const rows = await q(page, 'analytics-table').locator('tbody tr').count();
     assert.ok(rows >= 1, `analytics table rows: ${rows}`);
+    assert.equal(new URL(page.url()).pathname, '/analytics', 'alice stays on /analytics');
     await readmeShot(page, 'analytics.png');
 
     bob = await newContext('bob');
     await bob.page.goto(`${env.app}/analytics`);
     await signInAtSso(bob.page, 'bob', 'bob-pass');
-    await bob.page.waitForURL((u) => u.origin === env.app && u.pathname === '/analytics', { timeout: 15000 });
-    await q(bob.page, 'analytics-page').waitFor();
-    await q(bob.page, 'analytics-denied').waitFor();
-    assert.equal(await q(bob.page, 'analytics-table').count(), 0, 'bob must not see the table');
+    // back from the SSO on /analytics, where roleGuard('analyst') sends him on to the forbidden route
+    await bob.page.waitForURL((u) => u.origin === env.app && u.pathname === '/forbidden', { timeout: 15000 });
+    await q(bob.page, 'forbidden-page').waitFor();
+    await readmeShot(bob.page, 'forbidden.png');
+    assert.equal(await q(bob.page, 'analytics-page').count(), 0, 'bob must not see the analytics page');
     await expectText(q(bob.page, 'user-name'), /Bob Builder/);
     const roles = await q(bob.page, 'user-roles').innerText();
     assert.ok(!/\banalyst\b/.test(roles), `bob's roles: ${roles}`);
-    const denied = bob.rec.apiResponses.filter((x) => x.path.startsWith('/api/analytics/'));
-    assert.ok(denied.some((x) => x.status === 403), `bob's analytics calls: ${JSON.stringify(denied)}`);
+    const landed = bob.rec.navigations.filter((u) => new URL(u).origin === env.app).map((u) => new URL(u).pathname);
+    assert.ok(landed.includes('/analytics'), `bob came back to /analytics before the guard moved him: ${JSON.stringify(landed)}`);
+    assert.deepEqual(bob.rec.apiResponses.filter((x) => x.path.startsWith('/api/analytics/')), [], 'the guard let the app call no analytics API');
+    // the guard is only the UI: the BFF enforces the route's roles itself
+    const direct = await bob.page.evaluate(async () => {
+      const r = await fetch('/api/analytics/report', { headers: { Accept: 'application/json' } });
+      return { status: r.status, type: r.headers.get('content-type') };
+    });
+    assert.equal(direct.status, 403, `GET /api/analytics/report as bob: ${JSON.stringify(direct)}`);
     await assertNoSessionCookieInJs(bob.page, 'bob');
     await bob.ctx.close();
     contexts.delete(bob.ctx);
@@ -681,11 +723,50 @@ describe('oidc-bff in a real browser behind nginx (two replicas, real SSO)', () 
     await assertNoSessionCookieInJs(page, 'after failover');
   });
 
-  step('7. logout: through the SSO end-session page back to the app, signed out', 30000, async () => {
+  step('7. two tabs: logout in one signs the other out within a second; the SSO\'s end-session page; a sign-in in one is noticed by the other', 45000, async (t) => {
     const { page, ctx, rec } = alice;
+    const tab2 = await ctx.newPage(); // same browser context: the same cookies, another tab
+    await tab2.goto(`${env.app}/chat`);
+    await q(tab2, 'chat-page').waitFor();
+    await expectText(q(tab2, 'user-name'), /Alice Analyst/);
+    // In tab 2: when does it show signed out (header and page)? Recorded by the page itself, on
+    // the same clock as this process. And a marker that a reload would lose.
+    await tab2.evaluate(() => {
+      const seen = { header: null, home: null };
+      window.__e2eSignedOut = seen;
+      window.__e2eNotReloaded = true;
+      const check = () => {
+        const now = Date.now();
+        if (seen.header === null && document.querySelector('[data-testid="login-link"]')
+          && !document.querySelector('[data-testid="user-panel"]')) seen.header = now;
+        const state = document.querySelector('[data-testid="signed-in-state"]');
+        if (seen.home === null && state && /Not signed in/.test(state.textContent)) seen.home = now;
+      };
+      new MutationObserver(check).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    const tab2Navs = [];
+    tab2.on('framenavigated', (frame) => { if (frame === tab2.mainFrame()) tab2Navs.push(frame.url()); });
+
     const stats0 = await ssoStats();
     const navBefore = rec.navigations.length;
+    let logoutSentAt = null;
+    page.on('request', (req) => {
+      if (req.method() === 'POST' && new URL(req.url()).pathname === '/api/logout') logoutSentAt ??= Date.now();
+    });
     await q(page, 'logout-button').click();
+
+    // tab 2 follows at once: signed out, off the guarded /chat, no reload, no trip to the SSO
+    await tab2.waitForFunction(() => window.__e2eSignedOut.header !== null && window.__e2eSignedOut.home !== null, null, { timeout: 5000 });
+    const seen = await tab2.evaluate(() => window.__e2eSignedOut);
+    assert.ok(logoutSentAt !== null, 'tab 1 sent POST /api/logout');
+    const delay = Math.max(seen.header, seen.home) - logoutSentAt;
+    t.diagnostic(`tab 2 showed signed out ${seen.header - logoutSentAt} ms (header) and ${seen.home - logoutSentAt} ms (home page) after tab 1 sent POST /api/logout`);
+    assert.ok(delay <= TWO_TAB_SIGN_OUT_MS, `tab 2 showed signed out ${delay} ms after the logout was sent (limit ${TWO_TAB_SIGN_OUT_MS} ms)`);
+    assert.equal(new URL(tab2.url()).pathname, '/', 'tab 2 left the guarded /chat for /');
+    assert.equal(await tab2.evaluate(() => window.__e2eNotReloaded === true), true, 'tab 2 was not reloaded');
+    assert.ok(tab2Navs.every((u) => new URL(u).origin === env.app), `tab 2 stayed on the app: ${JSON.stringify(tab2Navs)}`);
+
+    // tab 1: POST /api/logout, the SSO's end-session page, back on /, signed out
     await page.waitForURL((u) => u.origin === env.app && u.pathname === '/', { timeout: 15000 });
     await q(page, 'home').waitFor();
     await expectText(q(page, 'signed-in-state'), /Not signed in/);
@@ -698,6 +779,16 @@ describe('oidc-bff in a real browser behind nginx (two replicas, real SSO)', () 
     assert.deepEqual(left.map((c) => c.name), [], 'no session cookie left in the browser');
     const stats1 = await ssoStats();
     assert.ok(stats1.revocation > stats0.revocation, `refresh token revoked at logout (revocations ${stats0.revocation} -> ${stats1.revocation})`);
+
+    // signing in again in tab 1 is noticed by tab 2, without a reload
+    await q(page, 'login-link').click();
+    await signInAtSso(page, 'alice', 'alice-pass');
+    await page.waitForURL((u) => u.origin === env.app && u.pathname === '/', { timeout: 15000 });
+    await expectText(q(page, 'signed-in-state'), /Signed in as Alice Analyst/);
+    await expectText(q(tab2, 'signed-in-state'), /Signed in as Alice Analyst/, 5000);
+    await expectText(q(tab2, 'user-name'), /Alice Analyst/, 5000);
+    assert.equal(await tab2.evaluate(() => window.__e2eNotReloaded === true), true, 'tab 2 noticed the sign-in without a reload');
+    await tab2.close();
   });
 
   // The SameSite=Strict pitfall (README, "The SameSite=Strict hop"): the document load that ends
@@ -732,8 +823,56 @@ describe('oidc-bff in a real browser behind nginx (two replicas, real SSO)', () 
     }
   });
 
+  // The expiry warning, on a BFF whose idle timeout is EXPIRY_WARNING_S + 10 s (see SHORT_IDLE_S):
+  // the app shows it 10 s after the session's last use, timed from expiresAt alone (no polling);
+  // "Stay signed in" uses the session, the BFF slides its idle deadline, the warning goes.
+  step('9. the expiry warning shows before expiresAt without asking the BFF; "Stay signed in" moves the deadline and hides it', 45000, async (t) => {
+    const e = await newContext('erin');
+    try {
+      const { page, rec } = e;
+      await page.goto(`${env.shortApp}/`);
+      await q(page, 'login-link').click();
+      await signInAtSso(page, 'alice', 'alice-pass');
+      await page.waitForURL((u) => u.origin === env.shortApp && u.pathname === '/', { timeout: 15000 });
+      await expectText(q(page, 'signed-in-state'), /Signed in as Alice Analyst/);
+      assert.equal(await q(page, 'expiry-warning').count(), 0, `no warning right after sign-in (idle timeout ${SHORT_IDLE_S}s, warning ${EXPIRY_WARNING_S}s)`);
+      const landedAt = await page.evaluate(() => performance.now());
+
+      await q(page, 'expiry-warning').waitFor({ timeout: 20000 });
+      const shownAt = Date.now();
+      const warned = q(page, 'expiry-warning');
+      const expiresAt = Date.parse(await warned.getAttribute('data-expires-at'));
+      const secondsLeft = Number(await warned.getAttribute('data-seconds-left'));
+      t.diagnostic(`warning shown ${((expiresAt - shownAt) / 1000).toFixed(1)} s before expiresAt, counting from ${secondsLeft} s`);
+      assert.ok(expiresAt > shownAt, `shown before expiresAt (${new Date(expiresAt).toISOString()})`);
+      assert.ok(expiresAt - shownAt <= EXPIRY_WARNING_S * 1000 + 1500, `shown within the last ${EXPIRY_WARNING_S} s: ${expiresAt - shownAt} ms before the end`);
+      assert.ok(secondsLeft > 0 && secondsLeft <= EXPIRY_WARNING_S, `data-seconds-left ${secondsLeft}`);
+      assert.deepEqual(await apiCallsSince(page, landedAt), [],
+        'the warning came from expiresAt alone: no call to the BFF between the landing and the warning');
+
+      await readmeShot(page, 'expiry-warning.png');
+      const stats0 = await ssoStats();
+      const clickedAt = await page.evaluate(() => performance.now());
+      const apiBefore = rec.apiResponses.length;
+      await q(page, 'expiry-extend').click();
+      await warned.waitFor({ state: 'detached', timeout: 5000 });
+      assert.deepEqual(await apiCallsSince(page, clickedAt), ['/api/session'], 'one session request extended it');
+      assert.deepEqual(rec.apiResponses.slice(apiBefore).map((x) => `${x.method} ${x.path} ${x.status}`), ['GET /api/session 200']);
+      const s = await sessionInPage(page);
+      assert.equal(s.body.authenticated, true);
+      assert.ok(Date.parse(s.body.expiresAt) >= expiresAt + 5000,
+        `the idle deadline moved: was ${new Date(expiresAt).toISOString()}, now ${s.body.expiresAt}`);
+      const stats1 = await ssoStats();
+      t.diagnostic(`extended: expiresAt ${new Date(expiresAt).toISOString()} -> ${s.body.expiresAt}; SSO refresh_token grants during it: ${stats1.refresh - stats0.refresh}`);
+      await assertNoSessionCookieInJs(page, 'expiry step');
+    } finally {
+      await e.ctx.close();
+      contexts.delete(e.ctx);
+    }
+  });
+
   // Runs even when an earlier step failed: whatever ran must not have violated the CSP.
-  it('9. the app runs under its Content-Security-Policy: every app document carried it, no violation on any page', { timeout: 20000 }, async (t) => {
+  it('10. the app runs under its Content-Security-Policy: every app document carried it, no violation on any page', { timeout: 20000 }, async (t) => {
     if (!browser) {
       t.skip('the stack did not start');
       return;
@@ -767,6 +906,13 @@ describe('oidc-bff in a real browser behind nginx (two replicas, real SSO)', () 
     }
   });
 });
+
+/** The BFF paths the page requested after `since` (its performance.now()), from its resource timing. */
+function apiCallsSince(page, since) {
+  return page.evaluate((t0) => performance.getEntriesByType('resource')
+    .filter((entry) => entry.startTime > t0 && new URL(entry.name).pathname.startsWith('/api/'))
+    .map((entry) => new URL(entry.name).pathname), since);
+}
 
 /** nginx access-log lines matching `pred` (polls briefly: a line is written when its request ends). */
 async function accessLogLines(pred, timeoutMs = 2000) {

@@ -1,5 +1,5 @@
 import { Routes } from '@angular/router';
-import { authGuard } from './auth/auth.guard';
+import { authGuard, roleGuard } from '@oidc-bff/angular';
 import Home from './pages/home';
 
 export const routes: Routes = [
@@ -8,8 +8,9 @@ export const routes: Routes = [
   {
     path: 'analytics',
     title: 'Analytics · oidc-bff demo',
-    canActivate: [authGuard],
+    canActivate: [roleGuard('analyst')],
     loadComponent: () => import('./pages/analytics'),
   },
+  { path: 'forbidden', title: 'No access · oidc-bff demo', loadComponent: () => import('./pages/forbidden') },
   { path: '**', redirectTo: '' },
 ];

@@ -1,9 +1,6 @@
 import { Component, computed, inject } from '@angular/core';
-import { toSignal } from '@angular/core/rxjs-interop';
-import { ActivatedRoute, Router, RouterLink, RouterLinkActive, RouterOutlet } from '@angular/router';
-import { map } from 'rxjs';
-import { authErrorMessage } from './auth/auth-errors';
-import { SessionService } from './auth/session.service';
+import { RouterLink, RouterLinkActive, RouterOutlet } from '@angular/router';
+import { SessionStore, SignInError } from '@oidc-bff/angular';
 
 @Component({
   selector: 'app-root',
@@ -12,27 +9,9 @@ import { SessionService } from './auth/session.service';
   styleUrl: './app.css',
 })
 export class App {
-  protected readonly session = inject(SessionService);
-  private readonly router = inject(Router);
-
-  protected readonly loginHref = '/api/login?returnTo=/';
-  protected readonly roles = computed(() => this.session.user()?.roles.join(', ') || 'no roles');
-
-  /** `/?authError=<code>` (set by the BFF when a sign-in fails), as a readable message. */
-  protected readonly authError = toSignal(
-    inject(ActivatedRoute).queryParamMap.pipe(map((params) => params.get('authError'))),
-    { initialValue: null },
-  );
-  protected readonly authErrorMessage = computed(() => {
-    const code = this.authError();
-    return code ? authErrorMessage(code) : '';
-  });
-
-  protected dismissAuthError(): void {
-    void this.router.navigate([], { queryParams: { authError: null }, queryParamsHandling: 'merge', replaceUrl: true });
-  }
-
-  protected signOut(): void {
-    void this.session.logout();
-  }
+  protected readonly session = inject(SessionStore);
+  protected readonly signInError = inject(SignInError);
+  protected readonly roles = computed(() => this.session.roles().join(', ') || 'no roles');
+  /** The warning's deadline as the user's clock shows it. */
+  protected readonly endsAt = computed(() => this.session.expiryWarning()?.expiresAt.toLocaleTimeString() ?? '');
 }

@@ -55,7 +55,9 @@ export default class Analytics {
   protected readonly state = signal<State>({ kind: 'loading' });
 
   constructor() {
-    // A 401 is handled by the interceptor (it sends the browser to sign in).
+    // roleGuard('analyst') keeps users without the role away; the BFF enforces it too (403, shown
+    // as "denied", e.g. when the role was removed at the SSO since). A 401 is handled by
+    // provideOidcBff's interceptor (it sends the browser to sign in).
     inject(HttpClient)
       .get<AnalyticsReport>('/api/analytics/report')
       .pipe(takeUntilDestroyed())

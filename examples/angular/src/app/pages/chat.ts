@@ -1,7 +1,11 @@
 import { Component, DestroyRef, inject, signal } from '@angular/core';
-import { Router } from '@angular/router';
-import { SessionService } from '../auth/session.service';
-import { ChatStreamError, streamChat } from '../chat/chat-stream';
+import { BffFetch, BffHttpError } from '@oidc-bff/angular';
+
+/** One server-sent event of `/api/chat/stream`: `data: {"index": 0, "token": "Hello"}`; `event: done` ends it. */
+interface ChatToken {
+  index: number;
+  token: string;
+}
 
 @Component({
   selector: 'app-chat',
@@ -45,8 +49,7 @@ import { ChatStreamError, streamChat } from '../chat/chat-stream';
   `,
 })
 export default class Chat {
-  private readonly router = inject(Router);
-  private readonly session = inject(SessionService);
+  private readonly bff = inject(BffFetch);
   private controller?: AbortController;
 
   protected readonly output = signal('');
@@ -59,6 +62,11 @@ export default class Chat {
     inject(DestroyRef).onDestroy(() => this.controller?.abort());
   }
 
+  /**
+   * POSTs the message and renders each token as its event arrives. `BffFetch.events` adds the
+   * CSRF header and, on a 401, checks the session and sends the browser to sign in (as the
+   * HttpClient interceptor does); HttpClient itself would hand over the answer only when complete.
+   */
   protected async send(text: string): Promise<void> {
     const message = text.trim();
     if (!message || this.streaming()) return;
@@ -70,16 +78,23 @@ export default class Chat {
     this.error.set('');
     this.streaming.set(true);
     try {
-      for await (const { token } of streamChat(message, this.controller.signal)) {
+      const events = this.bff.events('/api/chat/stream', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ message }),
+        signal: this.controller.signal,
+      });
+      for await (const event of events) {
+        if (event.event === 'done') break;
+        if (event.event !== 'message') continue;
+        const { token } = JSON.parse(event.data) as ChatToken;
         this.output.update((text) => text + token); // rendered as each event arrives
         this.eventCount.update((n) => n + 1);
       }
       this.done.set(true);
     } catch (err) {
       if (this.controller.signal.aborted) return;
-      // 401: the session is gone; sign in again and come back here (as the interceptor does).
-      if (err instanceof ChatStreamError && err.status === 401 && (await this.session.signInIfSignedOut(this.router.url))) return;
-      this.error.set(err instanceof Error ? err.message : String(err));
+      this.error.set(err instanceof BffHttpError ? `The chat service answered ${err.status}.` : String(err));
     } finally {
       this.streaming.set(false);
     }

@@ -1,6 +1,6 @@
 import { Component, inject } from '@angular/core';
 import { RouterLink } from '@angular/router';
-import { SessionService } from '../auth/session.service';
+import { SessionStore } from '@oidc-bff/angular';
 
 @Component({
   selector: 'app-home',
@@ -17,22 +17,26 @@ import { SessionService } from '../auth/session.service';
               the API calls it relays.
             </p>
             <p>
-              Try the <a routerLink="/chat">streamed chat</a> or the <a routerLink="/analytics">analytics report</a>
-              (needs the <code>analyst</code> role).
+              Try the <a routerLink="/chat">streamed chat</a>
+              @if (session.hasRole('analyst')) {
+                or the <a routerLink="/analytics">analytics report</a>.
+              } @else {
+                (the analytics report needs the <code>analyst</code> role).
+              }
             </p>
           } @else {
             <p class="state" data-testid="signed-in-state">Not signed in</p>
             <p class="muted">Sign in with your company account to use Chat and Analytics.</p>
-            <a class="button" [href]="loginHref" data-testid="home-login-link">Sign in</a>
+            <button type="button" class="button" data-testid="home-login-link" (click)="session.login()">Sign in</button>
           }
         } @else {
           <p class="muted">Checking your session…</p>
         }
       </div>
       <div class="card muted small">
-        This is the reference Angular app of <strong>oidc-bff</strong>: a guard and an interceptor send the browser to
-        <code>/api/login</code>, <code>HttpClient</code> sends the CSRF header, and the client for the BFF's own
-        endpoints is generated from its OpenAPI document.
+        This is the reference Angular app of <strong>oidc-bff</strong>. Its sign-in, guards, CSRF header, 401
+        handling, cross-tab sign-out and expiry warning all come from <code>@oidc-bff/angular</code>
+        (<code>clients/angular/</code>); the app only configures it.
       </div>
     </section>
   `,
@@ -47,6 +51,5 @@ import { SessionService } from '../auth/session.service';
   `,
 })
 export default class Home {
-  protected readonly session = inject(SessionService);
-  protected readonly loginHref = '/api/login?returnTo=/';
+  protected readonly session = inject(SessionStore);
 }
