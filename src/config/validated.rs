@@ -118,7 +118,7 @@ impl AuthMethod {
 pub enum ParMode {
     /// Whenever the SSO (discovery or `oidc.endpoints.par`) has a PAR endpoint. The default.
     Auto,
-    /// Always; no PAR endpoint is an error at sign-in (and `oidc-bff check` says so).
+    /// Always; no PAR endpoint is an error at sign-in (502 `sso-refused`).
     Always,
     /// Never, even when offered (an SSO that requires PAR then refuses sign-in).
     Never,

@@ -103,6 +103,11 @@ impl Sso {
     /// The PAR endpoint when this sign-in goes through PAR (`oidc.par`).
     fn pushes<'p>(&self, provider: &'p Provider) -> Result<Option<&'p url::Url>, Error> {
         match (self.config.par, provider.endpoints.par.as_ref()) {
+            (ParMode::Never, _) if provider.par_required => Err(Error::new(
+                ErrorKind::SsoRefused,
+                "the SSO accepts sign-in only through pushed authorization requests and \
+                 oidc.par is never",
+            )),
             (ParMode::Never, _) => Ok(None),
             (ParMode::Auto, endpoint) => Ok(endpoint),
             (ParMode::Always, Some(endpoint)) => Ok(Some(endpoint)),

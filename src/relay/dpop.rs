@@ -2,8 +2,8 @@
 //! `Authorization: DPoP <token>` with a fresh proof for this request (`htm`, `htu` = the
 //! upstream URL without query, `ath`, a unique `jti`, `iat`), carrying the upstream's last
 //! `DPoP-Nonce`. A `use_dpop_nonce` challenge is answered by sending the request once more with
-//! the new nonce — when it has no body (a streamed body cannot be sent twice; the next request
-//! carries the nonce).
+//! the new nonce — when it has no body (a streamed body cannot be sent twice; the nonce of
+//! every answer is remembered, so the next request carries it).
 
 use super::upstream::UpstreamBody;
 use crate::error::{Error, ErrorKind};
@@ -72,17 +72,24 @@ impl Proof {
     }
 }
 
-/// A bodiless request kept to be sent again after a nonce challenge.
+/// What follows an upstream's answer to a DPoP request: its nonce is remembered, and a
+/// bodiless request is kept to be sent again after a nonce challenge.
 pub(super) struct Retry {
     proof: Proof,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    /// Whether the request can be sent again (it has no body).
+    resendable: bool,
 }
 
 impl Retry {
-    /// Keeps what it takes to send `request` again.
-    pub(super) fn of(proof: &Proof, request: &hyper::Request<UpstreamBody>) -> Retry {
+    /// Keeps what it takes to send `request` again (when `resendable`).
+    pub(super) fn of(
+        proof: &Proof,
+        request: &hyper::Request<UpstreamBody>,
+        resendable: bool,
+    ) -> Retry {
         Retry {
             proof: Proof {
                 key: proof.key.clone(),
@@ -91,7 +98,12 @@ impl Retry {
             },
             method: request.method().clone(),
             uri: request.uri().clone(),
-            headers: request.headers().clone(),
+            headers: if resendable {
+                request.headers().clone()
+            } else {
+                HeaderMap::new()
+            },
+            resendable,
         }
     }
 
@@ -103,7 +115,10 @@ impl Retry {
         response: &hyper::Response<B>,
     ) -> Result<Option<hyper::Request<UpstreamBody>>, Error> {
         let nonce = self.remember(state, response);
-        if nonce.is_none() || !is_nonce_challenge_header(response.status(), response.headers()) {
+        if !self.resendable
+            || nonce.is_none()
+            || !is_nonce_challenge_header(response.status(), response.headers())
+        {
             return Ok(None);
         }
         let mut headers = self.headers.clone();

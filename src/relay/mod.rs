@@ -38,6 +38,8 @@ const DROPPED_REQUEST_HEADERS: &[&str] = &[
     "host",
     "cookie",
     "authorization",
+    // A browser's own DPoP proof: the BFF proves possession for DPoP sessions itself.
+    "dpop",
     "x-xsrf-token",
     "forwarded",
     "x-real-ip",
@@ -103,7 +105,7 @@ pub async fn relay(
     let retry = match &proof {
         Some(proof) => {
             proof.sign_into(state, &mut upstream)?;
-            bodiless.then(|| dpop::Retry::of(proof, &upstream))
+            Some(dpop::Retry::of(proof, &upstream, bodiless))
         }
         None => None,
     };

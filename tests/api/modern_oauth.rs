@@ -109,7 +109,12 @@ async fn dpop_bound_tokens_through_par_with_nonces_at_the_sso_and_the_upstream()
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+    assert_eq!(upstream.verdicts().last(), Some(&Verdict::Challenged));
+    // Its nonce was remembered all the same: the next request carries it, unchallenged (one
+    // request, not a challenge and a resend).
+    let before = upstream.verdicts().len();
     assert_eq!(app.get("/api/dpop/again").await.status(), 200);
+    assert_eq!(upstream.verdicts()[before..], [Verdict::Ok]);
 
     // A refresh proves possession of the same key; the new token is bound to it.
     app.rewrite_session(|s| s.access_expires_at = now() - 1);

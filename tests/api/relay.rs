@@ -28,6 +28,7 @@ async fn upstream_gets_the_bearer_token_and_never_the_browsers_credentials() {
         "/api/chat/whoami?a=1&b=two",
         &[
             ("authorization", "Bearer browser-forged"),
+            ("dpop", "a-proof-the-browser-made"),
             ("x-xsrf-token", &csrf),
             ("connection", "x-secret-hop"),
             ("x-secret-hop", "1"),
@@ -50,7 +51,7 @@ async fn upstream_gets_the_bearer_token_and_never_the_browsers_credentials() {
         .filter_map(|v| v.as_str())
         .collect();
     assert!(names.contains(&"authorization"), "{names:?}");
-    for dropped in ["cookie", "x-xsrf-token", "x-secret-hop"] {
+    for dropped in ["cookie", "x-xsrf-token", "x-secret-hop", "dpop"] {
         assert!(
             !names.contains(&dropped),
             "{dropped} reached the upstream: {names:?}"

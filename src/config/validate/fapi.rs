@@ -37,7 +37,7 @@ pub(super) fn apply_profile(mut config: OidcConfig) -> Result<OidcConfig, Config
         if !matches!(key.alg(), "PS256" | "ES256") {
             return fapi(
                 "oidc.private_key_alg",
-                "FAPI 2.0 allows PS256, ES256 or EdDSA client assertions",
+                "FAPI 2.0 allows PS256 or ES256 client assertions here",
             );
         }
     }
