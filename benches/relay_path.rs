@@ -59,6 +59,9 @@ fn relay(c: &mut Criterion) {
         .unwrap();
     let (endpoint, cookie) = runtime.block_on(async {
         let state = Arc::new(oidc_bff::state::AppState::new(config(upstream().await)).unwrap());
+        let spec = Arc::new(oidc_bff::spec::ServedSpec::new(
+            &oidc_bff::app::spec_document(),
+        ));
         let mut session = tokens::session(tokens::realistic());
         session.login_at = now();
         session.last_seen = now() + 3600; // no idle slide during the run
@@ -70,7 +73,7 @@ fn relay(c: &mut Criterion) {
             .seal("__Host-bff", &session.to_bytes())
             .unwrap();
         (
-            oidc_bff::app::endpoint(state, None),
+            oidc_bff::app::endpoint(state, None, spec),
             format!("__Host-bff={sealed}"),
         )
     });

@@ -237,7 +237,7 @@ cat <<EOF
   oidc-bff demo is running.  Use "localhost" (not 127.0.0.1): the cookies are bound to it.
 
 $app_line
-  API docs:        $PUBLIC_URL/docs            (Swagger UI)
+  API docs:        $PUBLIC_URL/docs            (Swagger UI; /api/chat and /api/analytics merged in from the upstream's documents)
   Sign in:         $PUBLIC_URL/api/login?returnTo=/
   Your session:    $PUBLIC_URL/api/session
   Try:             $PUBLIC_URL/api/analytics/report   (needs role analyst)

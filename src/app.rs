@@ -42,7 +42,9 @@ pub fn spec_yaml() -> String {
 
 /// The BFF's own document with every route's upstream document read once and merged in
 /// (`oidc-bff openapi --merged`), and the documents left out with their reasons.
-pub async fn merged_spec(routes: &crate::routes::RouteTable) -> (serde_json::Value, Vec<crate::spec::LeftOut>) {
+pub async fn merged_spec(
+    routes: &crate::routes::RouteTable,
+) -> (serde_json::Value, Vec<crate::spec::LeftOut>) {
     crate::spec::merge_once(&spec_document(), routes).await
 }
 

@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `openapi [--yaml]`, `keygen`, `check`, `revoke`.
+//! The command line: `serve` (default), `openapi [--merged] [--yaml]`, `keygen`, `check`,
+//! `revoke`.
 
 use base64::Engine;
 use clap::{Parser, Subcommand};
@@ -22,6 +23,10 @@ enum Command {
         /// Print YAML instead of JSON.
         #[arg(long)]
         yaml: bool,
+        /// Merge in the upstreams' documents (`openapi` of each route in the configuration),
+        /// as the service serves it; a document that cannot be read is a warning.
+        #[arg(long)]
+        merged: bool,
     },
     /// Print a new random session key (base64 of 32 bytes).
     Keygen,
@@ -41,7 +46,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Openapi { yaml } => {
+        Command::Openapi { yaml, merged: true } => merged_openapi(yaml),
+        Command::Openapi {
+            yaml,
+            merged: false,
+        } => {
             let spec = if yaml {
                 oidc_bff::app::spec_yaml()
             } else {
@@ -71,6 +80,37 @@ fn main() -> ExitCode {
         Command::Revoke { sub, sid } => revoke(sub, sid),
         Command::Serve => serve(),
     }
+}
+
+/// `oidc-bff openapi --merged`: the routes of the configuration (nothing else of it is needed),
+/// each upstream document read once and merged; the ones left out are warned about on stderr
+/// and the rest is still printed (exit 0), as the service would serve it.
+fn merged_openapi(yaml: bool) -> ExitCode {
+    let routes = match Config::load_routes() {
+        Ok(routes) => routes,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (doc, left_out) = runtime.block_on(oidc_bff::app::merged_spec(&routes));
+    for left_out in left_out {
+        eprintln!("warning: {left_out}");
+    }
+    let spec = if yaml {
+        oidc_bff::spec::served::render_yaml(&doc)
+    } else {
+        oidc_bff::spec::served::render_json(&doc)
+    };
+    print!("{spec}");
+    ExitCode::SUCCESS
 }
 
 /// `oidc-bff revoke`: records the entry in the store with the same configuration the service

@@ -18,8 +18,12 @@
 //   GET  /analytics/report                demo data, needs `Authorization: Bearer ...`
 //   GET  /chat/status/:code               answers that status
 //   GET  /chat/slow?ms=N                  answers 200 after N ms
+//   GET  /chat/openapi.json               this API's OpenAPI document (chat.openapi.json)
+//   GET  /analytics/openapi.json          (analytics.openapi.json); the BFF merges both into
+//                                         its own when a route says `openapi = "<url>"`
 //   anything else                         404 JSON
 
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 
 const env = process.env;
@@ -35,6 +39,13 @@ const CHAT_INTERVAL_MS = int('CHAT_INTERVAL_MS', 400, 0);
 if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) throw new Error('UPSTREAM_PORT must be a port number');
 
 const log = (...a) => console.error('[upstream]', ...a);
+
+// The OpenAPI documents of the two demo services, read once (each describes its own paths).
+const readSpec = (name) => JSON.parse(readFileSync(new URL(name, import.meta.url), 'utf8'));
+const OPENAPI = {
+  '/chat/openapi.json': readSpec('./chat.openapi.json'),
+  '/analytics/openapi.json': readSpec('./analytics.openapi.json'),
+};
 
 const MAX_BODY = 1024 * 1024;
 
@@ -160,6 +171,7 @@ async function handle(req, res) {
   const { method } = req;
   const isGet = method === 'GET' || method === 'HEAD';
 
+  if (isGet && Object.hasOwn(OPENAPI, path)) return json(res, 200, OPENAPI[path]);
   if (path === '/chat/stream' && (method === 'POST' || method === 'GET')) return chatStream(req, res, url);
   if (path === '/chat/whoami' || path === '/analytics/whoami') return whoami(req, res, url);
   if (path === '/analytics/report' && isGet) return report(req, res);

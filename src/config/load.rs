@@ -7,6 +7,7 @@ use super::env::env_layer;
 use super::raw::RawConfig;
 use super::validate::{is_loopback, validate};
 use super::{Config, ConfigError};
+use crate::routes::{RawRoute, RouteTable};
 use figment::providers::{Format, Toml};
 use figment::Figment;
 use std::collections::BTreeMap;
@@ -37,47 +38,31 @@ impl Config {
     /// Loads the layers with `vars` standing in for the environment, so tests exercise the
     /// real loading without touching the process environment.
     pub fn load_from(vars: &BTreeMap<String, String>) -> Result<Loaded, ConfigError> {
-        let profile = profile_name(vars)?;
-        let dir = vars
-            .get("BFF_CONFIG_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_DIR));
-        let profile_file = dir.join(format!("{profile}.toml"));
-        if !profile_file.is_file() {
-            return Err(ConfigError::new(
-                "BFF_PROFILE",
-                format!(
-                    "unknown profile `{profile}`: {} does not exist",
-                    profile_file.display()
-                ),
-            ));
-        }
-        if profile != "dev" {
-            refuse_secrets_in(&profile_file)?;
-        }
+        let layers = Layers::of(vars)?;
+        let config = Self::from_layers(layers.profile, layers.figment, &layers.files)?;
+        Ok(Loaded {
+            config,
+            warnings: layers.warnings,
+        })
+    }
 
-        let mut figment = Figment::from(BuiltInDefaults);
-        let default_file = dir.join("default.toml");
-        if default_file.is_file() {
-            refuse_secrets_in(&default_file)?;
-            figment = figment.merge(Toml::file(&default_file));
-        }
-        figment = figment.merge(Toml::file(&profile_file));
-        if let Some(file) = vars.get("BFF_CONFIG_FILE") {
-            if !Path::new(file).is_file() {
-                return Err(ConfigError::new(
-                    "BFF_CONFIG_FILE",
-                    format!("{file} does not exist"),
-                ));
-            }
-            figment = figment.merge(Toml::file(file));
-        }
-        let (env, warnings) = env_layer(vars)?;
-        figment = figment.merge(env);
-        let mut layers = vec![default_file, profile_file];
-        layers.extend(vars.get("BFF_CONFIG_FILE").map(PathBuf::from));
-        let config = Self::from_layers(profile, figment, &layers)?;
-        Ok(Loaded { config, warnings })
+    /// Only the `[[routes]]` of the same layers, validated: `oidc-bff openapi --merged` needs
+    /// nothing else, so it runs where the secrets are absent (a CI job publishing the spec).
+    pub fn load_routes() -> Result<RouteTable, ConfigError> {
+        let vars: BTreeMap<String, String> = std::env::vars().collect();
+        Self::load_routes_from(&vars)
+    }
+
+    /// [`Config::load_routes`] with `vars` standing in for the environment.
+    pub fn load_routes_from(vars: &BTreeMap<String, String>) -> Result<RouteTable, ConfigError> {
+        let figment = Layers::of(vars)?.figment;
+        let raw: Vec<RawRoute> = match figment.find_value("routes") {
+            Ok(value) => value
+                .deserialize()
+                .map_err(|e| ConfigError::new("routes", e.to_string()))?,
+            Err(_) => Vec::new(),
+        };
+        RouteTable::from_raw(raw).map_err(|e| ConfigError::new(e.key(), e.message))
     }
 
     /// Validates whatever `figment` holds, with the built-in defaults beneath it (tests build
@@ -145,6 +130,67 @@ impl Config {
             }
         }
         Ok(config)
+    }
+}
+
+/// The layers merged, in order, before anything is extracted or validated.
+struct Layers {
+    profile: String,
+    figment: Figment,
+    /// The files merged (`default.toml`, the profile, `BFF_CONFIG_FILE`).
+    files: Vec<PathBuf>,
+    /// Warnings about the environment (an unknown `BFF_*` variable).
+    warnings: Vec<String>,
+}
+
+impl Layers {
+    /// Built-in defaults → `default.toml` → the profile → `BFF_CONFIG_FILE` → environment.
+    fn of(vars: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let profile = profile_name(vars)?;
+        let dir = vars
+            .get("BFF_CONFIG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_DIR));
+        let profile_file = dir.join(format!("{profile}.toml"));
+        if !profile_file.is_file() {
+            return Err(ConfigError::new(
+                "BFF_PROFILE",
+                format!(
+                    "unknown profile `{profile}`: {} does not exist",
+                    profile_file.display()
+                ),
+            ));
+        }
+        if profile != "dev" {
+            refuse_secrets_in(&profile_file)?;
+        }
+
+        let mut figment = Figment::from(BuiltInDefaults);
+        let default_file = dir.join("default.toml");
+        if default_file.is_file() {
+            refuse_secrets_in(&default_file)?;
+            figment = figment.merge(Toml::file(&default_file));
+        }
+        figment = figment.merge(Toml::file(&profile_file));
+        if let Some(file) = vars.get("BFF_CONFIG_FILE") {
+            if !Path::new(file).is_file() {
+                return Err(ConfigError::new(
+                    "BFF_CONFIG_FILE",
+                    format!("{file} does not exist"),
+                ));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let (env, warnings) = env_layer(vars)?;
+        figment = figment.merge(env);
+        let mut layers = vec![default_file, profile_file];
+        layers.extend(vars.get("BFF_CONFIG_FILE").map(PathBuf::from));
+        Ok(Layers {
+            profile,
+            figment,
+            files: layers,
+            warnings,
+        })
     }
 }
 

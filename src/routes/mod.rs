@@ -75,7 +75,7 @@ pub struct Route {
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
     /// Where the upstream publishes its OpenAPI document, merged into the BFF's own under
-    /// this route's prefix (see `crate::spec`).
+    /// this route's prefix (see the `spec` module).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub openapi: Option<SpecSource>,
     /// The prefix as a shared label for metrics and logs (cloned per request, not copied).

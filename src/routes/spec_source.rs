@@ -1,6 +1,6 @@
 //! Where a route's upstream publishes its OpenAPI document (`openapi = "<url or file>"` in
 //! `[[routes]]`), checked for its form at startup. Whether the document can be read and parsed
-//! is only known when it is fetched (see `crate::spec`): a missing or broken document is a
+//! is only known when it is fetched (the `spec` module): a missing or broken document is a
 //! warning then, never a failed start.
 
 use serde::{Serialize, Serializer};

@@ -70,7 +70,11 @@ struct Contribution {
 
 /// The BFF's document `own` with `upstreams` (each a route and its document, read from the
 /// route's `openapi`) merged in, in the order given; and the documents left out.
-pub fn merge(own: &Value, table: &RouteTable, upstreams: &[(&Route, &Value)]) -> (Value, Vec<LeftOut>) {
+pub fn merge(
+    own: &Value,
+    table: &RouteTable,
+    upstreams: &[(&Route, &Value)],
+) -> (Value, Vec<LeftOut>) {
     let words = route_words(table);
     let mut doc = own.clone();
     let mut taken = Taken::of(own);
@@ -91,7 +95,11 @@ pub fn merge(own: &Value, table: &RouteTable, upstreams: &[(&Route, &Value)]) ->
             }
             Err(reason) => left_out.push(LeftOut {
                 prefix: route.prefix.clone(),
-                source: route.openapi.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+                source: route
+                    .openapi
+                    .as_ref()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default(),
                 reason,
             }),
         }
@@ -138,6 +146,7 @@ fn contribution(
         ));
     }
     for item in paths.values_mut() {
+        inline_path_item_ref(item, &upstream["components"]);
         if let Value::Object(item) = item {
             item.retain(|key, _| key != "trace");
         }
@@ -159,7 +168,10 @@ fn contribution(
         secure::secure_path_item(item, route.token, &components_value);
     }
     let mut components = components;
-    for value in paths.values_mut().chain(components.values_mut().flat_map(|m| m.values_mut())) {
+    for value in paths
+        .values_mut()
+        .chain(components.values_mut().flat_map(|m| m.values_mut()))
+    {
         rename_link_targets(value, &operation_ids);
     }
     let tags = tag_operations(&mut paths, upstream, &upper, &route.prefix);
@@ -168,6 +180,26 @@ fn contribution(
         components,
         tags,
     })
+}
+
+/// A path item that refers to `components/pathItems` (OpenAPI 3.1) is replaced by what it
+/// refers to, its own fields kept: its operations must be secured like any other.
+fn inline_path_item_ref(item: &mut Value, components: &Value) {
+    let Some(name) = item["$ref"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/components/pathItems/"))
+    else {
+        return;
+    };
+    let Some(Value::Object(target)) = components["pathItems"].get(name).cloned() else {
+        return;
+    };
+    if let Value::Object(fields) = item {
+        fields.retain(|key, _| key != "$ref");
+        for (key, value) in target {
+            fields.entry(key).or_insert(value);
+        }
+    }
 }
 
 /// The kept components under their new names, their references rewritten.
@@ -184,7 +216,9 @@ fn renamed_components(
         };
         let mut value = value.clone();
         renames.rewrite(&mut value);
-        out.entry(id.0.clone()).or_default().insert(new.clone(), value);
+        out.entry(id.0.clone())
+            .or_default()
+            .insert(new.clone(), value);
     }
     out
 }
@@ -212,7 +246,11 @@ fn rename_link_targets(value: &mut Value, renamed: &BTreeMap<String, String>) {
         Value::Object(map) => {
             for (key, inner) in map.iter_mut() {
                 if key == "links" {
-                    for link in inner.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+                    for link in inner
+                        .as_object_mut()
+                        .into_iter()
+                        .flat_map(|m| m.values_mut())
+                    {
                         let target = link["operationId"].as_str().and_then(|id| renamed.get(id));
                         if let Some(new) = target {
                             link["operationId"] = new.clone().into();
@@ -246,7 +284,12 @@ fn tag_operations(
             let tags = operation
                 .entry("tags")
                 .or_insert_with(|| json!([route_tag]));
-            for tag in tags.as_array().into_iter().flatten().filter_map(Value::as_str) {
+            for tag in tags
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 if !used.iter().any(|t| t == tag) {
                     used.push(tag.to_string());
                 }

@@ -120,7 +120,10 @@ mod tests {
         let source = SpecSource::parse("http://demo:9100/openapi.json").unwrap();
         let doc = json!({});
         let chat = Mount::new(route(&table, "/api/chat"), &table, &doc, &source);
-        assert_eq!(chat.bff_path("/chat/stream").as_deref(), Some("/api/chat/stream"));
+        assert_eq!(
+            chat.bff_path("/chat/stream").as_deref(),
+            Some("/api/chat/stream")
+        );
         assert_eq!(
             chat.bff_path("/chat/status/{code}").as_deref(),
             Some("/api/chat/status/{code}")

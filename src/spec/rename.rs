@@ -91,10 +91,7 @@ fn parse_ref(text: &str) -> Result<(ComponentId, &str), String> {
         return Err("has a `$ref` outside `#/components/`".into());
     };
     if !KINDS.contains(&kind) {
-        return Err(format!(
-            "has a `$ref` into `components/{}`",
-            shown(kind)
-        ));
+        return Err(format!("has a `$ref` into `components/{}`", shown(kind)));
     }
     let (name, deeper) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let name = name.replace("~1", "/").replace("~0", "~");
@@ -294,7 +291,10 @@ mod tests {
         for (reference, want) in [
             ("other.json#/components/schemas/X", "another document"),
             ("#/paths/~1x/get", "outside `#/components/`"),
-            ("#/components/securitySchemes/bearer", "components/\"securitySchemes\""),
+            (
+                "#/components/securitySchemes/bearer",
+                "components/\"securitySchemes\"",
+            ),
             ("#/components/schemas/Missing", "does not define"),
         ] {
             let paths = json!({"/x": {"get": {"schema": {"$ref": reference}}}});

@@ -23,7 +23,7 @@ pub const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-/// Methods the BFF checks the CSRF header for (see `crate::csrf::is_unsafe`).
+/// Methods the BFF checks the CSRF header for (as `csrf::is_unsafe` decides).
 const UNSAFE: [&str; 4] = ["put", "post", "delete", "patch"];
 
 /// Applies the BFF's rules to one relayed path item. `components` are the upstream's
@@ -178,9 +178,10 @@ mod tests {
             TokenMode::Access,
         );
         let has_xsrf = |method: &str| {
-            item[method]["parameters"]
-                .as_array()
-                .is_some_and(|ps| ps.iter().any(|p| p["name"] == "X-XSRF-TOKEN" && p["in"] == "header"))
+            item[method]["parameters"].as_array().is_some_and(|ps| {
+                ps.iter()
+                    .any(|p| p["name"] == "X-XSRF-TOKEN" && p["in"] == "header")
+            })
         };
         for method in ["post", "put", "patch", "delete"] {
             assert!(has_xsrf(method), "{method}");

@@ -144,7 +144,11 @@ pub async fn merge_once(own: &Value, table: &RouteTable) -> (Value, Vec<LeftOut>
 fn left_out_of(route: &Route, error: &ReadError) -> LeftOut {
     LeftOut {
         prefix: route.prefix.clone(),
-        source: route.openapi.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+        source: route
+            .openapi
+            .as_ref()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
         reason: error.to_string(),
     }
 }
@@ -182,6 +186,8 @@ pub async fn load(own: &Value, table: &RouteTable, served: &ServedSpec, retry_af
     let routes = declaring(table);
     let mut pending = routes.clone();
     let mut read = BTreeMap::new();
+    // Documents read but not mergeable: said once, not at every round.
+    let mut warned = std::collections::BTreeSet::new();
     for attempt in 0..=retry_after.len() {
         if attempt > 0 {
             tokio::time::sleep(retry_after[attempt - 1]).await;
@@ -206,7 +212,9 @@ pub async fn load(own: &Value, table: &RouteTable, served: &ServedSpec, retry_af
         if failed.len() < pending.len() {
             let (doc, unmerged) = merge(own, table, &in_table_order(&routes, &read));
             for left_out in &unmerged {
-                tracing::warn!("{left_out}");
+                if warned.insert(left_out.prefix.clone()) {
+                    tracing::warn!("{left_out}");
+                }
             }
             served.publish(&doc);
             tracing::info!(

@@ -37,6 +37,82 @@ fn openapi_command_prints_exactly_the_committed_spec() {
     );
 }
 
+#[test]
+fn openapi_merged_command_prints_exactly_the_committed_merged_spec() {
+    // The dev profile declares the demo upstream's documents (files: no upstream needs to run).
+    let merged = bff()
+        .args(["openapi", "--merged"])
+        .env("BFF_PROFILE", "dev")
+        .output()
+        .unwrap();
+    assert!(merged.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&merged.stderr),
+        "",
+        "no document left out"
+    );
+    let stdout = String::from_utf8(merged.stdout).unwrap();
+    let spec: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    for path in ["/api/session", "/api/chat/stream", "/api/analytics/report"] {
+        assert!(spec["paths"].get(path).is_some(), "{path} documented");
+    }
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/openapi/oidc-bff.merged.json"
+    ))
+    .unwrap();
+    assert!(
+        stdout == committed,
+        "openapi/oidc-bff.merged.json is stale: run \
+         `BFF_PROFILE=dev cargo run -q -- openapi --merged > openapi/oidc-bff.merged.json`"
+    );
+}
+
+#[test]
+fn openapi_merged_needs_only_the_routes_and_warns_about_documents_left_out() {
+    // prd without any secret: the rest of the configuration is not needed.
+    let output = bff()
+        .args(["openapi", "--merged"])
+        .env("BFF_PROFILE", "prd")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        oidc_bff::app::spec_json()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("x.toml"),
+        "[[routes]]\nprefix = \"/api/x\"\nupstream = \"http://x.invalid/x\"\n\
+         openapi = \"no/such/openapi.json\"\n",
+    )
+    .unwrap();
+    let output = bff()
+        .args(["openapi", "--merged", "--yaml"])
+        .env("BFF_CONFIG_DIR", dir.path())
+        .env("BFF_PROFILE", "x")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.starts_with(
+            "warning: the OpenAPI document of route /api/x (no/such/openapi.json) is left out"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        oidc_bff::app::spec_yaml()
+    );
+}
+
 #[tokio::test]
 async fn served_spec_is_byte_identical_to_the_command_output() {
     let _sso = shared_sso().await;

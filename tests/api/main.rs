@@ -16,6 +16,7 @@ mod login;
 mod logout;
 mod modern_oauth;
 mod open_cache;
+mod openapi_merge;
 mod operations;
 mod refresh;
 mod relay;

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Checks that the committed generated client (src/app/api/) is exactly what ng-openapi-gen
-// produces from the current spec (../../openapi/oidc-bff.json).
+// produces from the current merged spec (../../openapi/oidc-bff.merged.json): the BFF's own
+// endpoints and the relayed APIs (/api/chat, /api/analytics) typed from the demo upstream's
+// documents. That file is `oidc-bff openapi --merged` with the dev profile, and a Rust test
+// (tests/api/cli.rs) fails while it differs, so both drifts are caught.
 //
 // It regenerates into a temporary folder with the same settings (ng-openapi-gen.json) and
 // compares both trees file by file. Exit 0 when identical; exit 1 listing every file that is
@@ -15,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const committed = join(root, 'src', 'app', 'api');
-const spec = join(root, '..', '..', 'openapi', 'oidc-bff.json');
+const spec = join(root, '..', '..', 'openapi', 'oidc-bff.merged.json');
 
 let generator;
 try {
@@ -65,13 +68,13 @@ try {
 
   if (problems.length) {
     console.error(
-      `check-client: src/app/api/ is out of date with openapi/oidc-bff.json (${problems.length} file(s) differ):`,
+      `check-client: src/app/api/ is out of date with openapi/oidc-bff.merged.json (${problems.length} file(s) differ):`,
     );
     console.error(problems.join('\n'));
     console.error('Run `npm run generate` in examples/angular and commit src/app/api/.');
     process.exit(1);
   }
-  console.log(`check-client: src/app/api/ matches openapi/oidc-bff.json (${want.length} files)`);
+  console.log(`check-client: src/app/api/ matches openapi/oidc-bff.merged.json (${want.length} files)`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -1,5 +1,7 @@
 import { Component, DestroyRef, inject, signal } from '@angular/core';
 import { BffFetch, BffHttpError } from '@oidc-bff/angular';
+import { chatStream } from '../api/fn/chat/chat-stream';
+import { ChatMessage } from '../api/models/chat-message';
 
 /** One server-sent event of `/api/chat/stream`: `data: {"index": 0, "token": "Hello"}`; `event: done` ends it. */
 interface ChatToken {
@@ -78,10 +80,13 @@ export default class Chat {
     this.error.set('');
     this.streaming.set(true);
     try {
-      const events = this.bff.events('/api/chat/stream', {
+      // The path and body are typed by the generated client (from the chat upstream's own
+      // OpenAPI document, merged into the BFF's); the stream itself is read with BffFetch.
+      const body: ChatMessage = { message };
+      const events = this.bff.events(chatStream.PATH, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ message }),
+        body: JSON.stringify(body),
         signal: this.controller.signal,
       });
       for await (const event of events) {
