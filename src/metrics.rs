@@ -239,7 +239,7 @@ impl Default for Metrics {
         );
         registry.register(
             "revocations",
-            "Sessions ended through the store, by source (backchannel, logout, admin)",
+            "Sessions ended through the store by this replica, by source (backchannel, logout)",
             metrics.revocations.clone(),
         );
         registry.register("build", "The running version", build);
@@ -334,7 +334,7 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts a revocation recorded (`backchannel`, `logout`, `admin`).
+    /// Counts a revocation recorded (`backchannel`, `logout`).
     pub fn revocation(&self, source: &'static str) {
         self.revocations
             .get_or_create(&SourceLabel { source })

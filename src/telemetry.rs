@@ -51,7 +51,12 @@ pub fn init() -> Telemetry {
     let filter = EnvFilter::try_from_env("BFF_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("BFF_LOG_FORMAT").is_ok_and(|f| f == "json");
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    // 16k queued lines (not the default 128k, a preallocated 4 MiB): a burst of a second at
+    // full speed; beyond it lines are dropped rather than the request path blocked.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(16_384)
+        .lossy(true)
+        .finish(std::io::stderr());
     let logs = if json {
         tracing_subscriber::fmt::layer()
             .json()

@@ -1,7 +1,7 @@
 //! `POST /api/backchannel-logout`: the SSO tells us a session ended (OpenID Connect
 //! Back-Channel Logout 1.0). Server to server, so neither a cookie nor a CSRF check applies:
 //! the logout token's signature is the authentication. Needs the store — a stateless cookie
-//! cannot be ended from outside — and answers 501 without one.
+//! cannot be ended from outside — and answers 400 `temporarily_unavailable` without one.
 //!
 //! Left out of the OpenAPI document: the SPA never calls it, and the generated client should
 //! not offer it. README and CONTRACT describe it.
@@ -32,8 +32,10 @@ pub struct BackchannelError {
     error_description: String,
 }
 
-/// The answers: 200 when recorded, 400 for an invalid token, 501 without a store, 503 when
-/// the store could not record it (the SSO may try again).
+/// The answers, as CONTRACT.md and the specification say: 200 when recorded, else 400 with the
+/// RFC 6749 error body — `invalid_request` for a bad token, `temporarily_unavailable` when no
+/// store is configured or it could not record (the SSO may send the same token again: its
+/// `jti` is released when recording fails).
 #[derive(ApiResponse)]
 pub enum BackchannelResponse {
     /// Recorded: every replica refuses the session from now on.
@@ -42,18 +44,6 @@ pub enum BackchannelResponse {
     /// The logout token is invalid (or missing, or replayed).
     #[oai(status = 400)]
     Invalid(
-        Json<BackchannelError>,
-        #[oai(header = "Cache-Control")] String,
-    ),
-    /// No session store is configured.
-    #[oai(status = 501)]
-    NoStore(
-        Json<BackchannelError>,
-        #[oai(header = "Cache-Control")] String,
-    ),
-    /// The store could not be reached.
-    #[oai(status = 503)]
-    Unavailable(
         Json<BackchannelError>,
         #[oai(header = "Cache-Control")] String,
     ),
@@ -72,7 +62,7 @@ fn no_store() -> String {
 
 #[OpenApi]
 impl BackchannelApi {
-    /// Back-channel logout (called by the SSO).
+    /// Back-channel logout (called by the SSO). Needs a store.
     #[oai(path = "/api/backchannel-logout", method = "post", hidden)]
     #[tracing::instrument(name = "api.backchannel_logout", skip_all)]
     async fn backchannel_logout(
@@ -81,7 +71,7 @@ impl BackchannelApi {
         form: Form<LogoutTokenForm>,
     ) -> BackchannelResponse {
         let Some(store) = &state.store else {
-            return BackchannelResponse::NoStore(
+            return BackchannelResponse::Invalid(
                 body(
                     "temporarily_unavailable",
                     "back-channel logout needs a session store (store.url)",
@@ -104,7 +94,7 @@ impl BackchannelApi {
             }
         };
         let unavailable = || {
-            BackchannelResponse::Unavailable(
+            BackchannelResponse::Invalid(
                 body(
                     "temporarily_unavailable",
                     "the session store is unavailable",
@@ -144,7 +134,11 @@ impl BackchannelApi {
                 );
                 BackchannelResponse::Ok(no_store())
             }
-            Err(_) => unavailable(),
+            Err(_) => {
+                // Not recorded: let the SSO's retry with the same token through.
+                store.release_once("logout-jti", &claims.jti).await;
+                unavailable()
+            }
         }
     }
 }

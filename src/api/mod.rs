@@ -346,7 +346,8 @@ async fn sign_out(
     state.cookies.clear(cookies, out);
     // With a store, the session id goes on the deny-list: a copy of the cookie (another
     // device, a stolen one) dies with this logout instead of living on until it expires.
-    if let Some(store) = &state.store {
+    // Skipped while the store is known to be unreachable: the logout must not wait for it.
+    if let Some(store) = state.store.as_ref().filter(|store| store.in_sync()) {
         let entry = crate::store::deny::Entry::session(session);
         if store
             .revoke(&entry, now(), state.config.session.absolute_lifetime)

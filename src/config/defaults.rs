@@ -121,7 +121,7 @@ impl Default for RawStore {
             url: None,
             password_file: None,
             ca_file: None,
-            key_prefix: "oidc-bff:".into(),
+            prefix: "oidc-bff:".into(),
             connect_timeout: Duration::from_secs(2),
             command_timeout: Duration::from_millis(500),
             on_unavailable: OnUnavailable::Serve,

@@ -147,7 +147,7 @@ pub(super) struct RawStore {
     pub(super) url: Option<String>,
     pub(super) password_file: Option<PathBuf>,
     pub(super) ca_file: Option<PathBuf>,
-    pub(super) key_prefix: String,
+    pub(super) prefix: String,
     #[serde(with = "humantime_serde")]
     pub(super) connect_timeout: Duration,
     #[serde(with = "humantime_serde")]

@@ -316,12 +316,12 @@ pub enum LogSubject {
 pub struct StoreConfig {
     /// `redis://` or `rediss://` URL (no password in it: that comes from `password_file`).
     pub url: Option<Url>,
-    /// The file holding the Redis password (`AUTH`), read at each connection.
+    /// The file holding the Redis password (`AUTH`), read at startup.
     pub password_file: Option<PathBuf>,
     /// PEM roots trusted for `rediss://` instead of the system's.
     pub ca_file: Option<PathBuf>,
     /// Prefix of every key and channel, so deployments can share one Redis.
-    pub key_prefix: String,
+    pub prefix: String,
     /// Longest wait for a connection.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,

@@ -114,7 +114,7 @@ impl Store {
         Ok(Some(Arc::new(Store {
             client,
             manager,
-            prefix: config.key_prefix.clone(),
+            prefix: config.prefix.clone(),
             command_timeout: config.command_timeout,
             connect_timeout: config.connect_timeout,
             on_unavailable: config.on_unavailable,
@@ -218,6 +218,19 @@ impl Store {
         result
     }
 
+    /// Forgets a [`Store::claim_once`] (when what it guarded could not be done).
+    pub async fn release_once(&self, what: &str, id: &str) {
+        let key = self.key(&format!("once:{what}:{}", deny::digest_hex(what, id)));
+        let mut connection = self.manager.clone();
+        let result = self
+            .bounded(async move {
+                let _: () = connection.del(&key).await?;
+                Ok(())
+            })
+            .await;
+        self.count("release", &result);
+    }
+
     /// `key` under this deployment's prefix.
     fn key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
@@ -249,12 +262,22 @@ impl Store {
     /// sync and start again.
     async fn feed(self: Arc<Self>) {
         let mut backoff = Duration::from_millis(100);
+        let mut ever_synced = false;
         loop {
-            match self.follow().await {
-                Ok(()) => backoff = Duration::from_millis(100),
-                Err(error) => {
-                    tracing::debug!(error = %error, "session store feed: reconnecting");
-                }
+            let mut synced = false;
+            let error = self.follow(&mut synced).await.err();
+            if synced {
+                // It was in sync until now: a fresh outage starts with a short wait.
+                ever_synced = true;
+                backoff = Duration::from_millis(100);
+            } else if !ever_synced && backoff == Duration::from_millis(100) {
+                tracing::warn!(
+                    error = %error.as_ref().map(ToString::to_string).unwrap_or_default(),
+                    "session store unreachable at startup: serving from cookies until it answers"
+                );
+            }
+            if let Some(error) = error {
+                tracing::debug!(error = %error, "session store feed: reconnecting");
             }
             self.set_in_sync(false);
             tokio::time::sleep(backoff).await;
@@ -262,7 +285,8 @@ impl Store {
         }
     }
 
-    async fn follow(&self) -> Result<(), Unavailable> {
+    /// Sets `synced` once the mirror was loaded and the feed followed.
+    async fn follow(&self, synced: &mut bool) -> Result<(), Unavailable> {
         use futures_util::StreamExt;
         let mut pubsub = tokio::time::timeout(self.connect_timeout, self.client.get_async_pubsub())
             .await
@@ -274,6 +298,7 @@ impl Store {
         // nothing falls between the load and the feed.
         self.load().await?;
         self.set_in_sync(true);
+        *synced = true;
         let mut messages = pubsub.on_message();
         loop {
             tokio::select! {

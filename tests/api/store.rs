@@ -117,13 +117,17 @@ fn sso_sid(app: &TestApp) -> String {
 }
 
 #[tokio::test]
-async fn without_a_store_nothing_changes_and_back_channel_logout_answers_501() {
+async fn without_a_store_nothing_changes_and_back_channel_logout_says_it_needs_one() {
     let _sso = shared_sso().await;
     let mut app = spawn_app().await;
     assert!(app.state.store.is_none());
     let (status, body) = post_logout_token(&app, Some("x.y.z")).await;
-    assert_eq!(status, 501);
+    assert_eq!(status, 400);
     assert_eq!(body["error"], "temporarily_unavailable");
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("needs a session store"));
     app.login_as("alice").await;
     assert_eq!(app.session().await["authenticated"], true);
     let metrics = app.get("/metrics").await.text().await.unwrap();

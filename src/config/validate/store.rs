@@ -58,9 +58,9 @@ pub(super) fn validate_store(raw: RawStore) -> Result<StoreConfig, ConfigError> 
             "only means something with a rediss:// URL",
         ));
     }
-    if !prefix_ok(&raw.key_prefix) {
+    if !prefix_ok(&raw.prefix) {
         return Err(ConfigError::new(
-            "store.key_prefix",
+            "store.prefix",
             "1 to 64 characters of letters, digits and - _ : . /",
         ));
     }
@@ -76,7 +76,7 @@ pub(super) fn validate_store(raw: RawStore) -> Result<StoreConfig, ConfigError> 
         url,
         password_file: raw.password_file,
         ca_file: raw.ca_file,
-        key_prefix: raw.key_prefix,
+        prefix: raw.prefix,
         connect_timeout: raw.connect_timeout,
         command_timeout: raw.command_timeout,
         on_unavailable: raw.on_unavailable,
@@ -99,10 +99,7 @@ mod tests {
         for (extra, key) in [
             ("url = \"http://x:6379\"", "store.url"),
             ("url = \"redis://:pw@x:6379\"", "store.url"),
-            (
-                "url = \"redis://x\"\nkey_prefix = \"a*\"",
-                "store.key_prefix",
-            ),
+            ("url = \"redis://x\"\nprefix = \"a*\"", "store.prefix"),
             (
                 "url = \"redis://x\"\npassword_file = \"/nonexistent\"",
                 "store.password_file",
