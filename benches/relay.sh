@@ -9,6 +9,12 @@
 #   benches/relay.sh --access-tokens jwt   the SSO issues JWT access tokens (default: opaque)
 #   benches/relay.sh --baseline /path/to/older/oidc-bff   also measures that binary (the state
 #                                    before the current work) as the contender "baseline"
+#   benches/relay.sh --store         also starts a redis-server on a free loopback port and measures
+#                                    the same oidc-bff binary with store.url set to it, as the
+#                                    contender "store", beside the one without (the ratio is printed);
+#                                    the deny-list holds --deny-entries (10,000) other sessions, so
+#                                    the check is not the empty-list shortcut. `--smoke --store`
+#                                    works too (scripts/test.sh runs --smoke alone)
 #   benches/relay.sh --profile 10    only oidc-bff, 10 s under wrk while `perf record` samples it
 #                                    (cpu-clock); prints the hottest symbols and keeps perf.data
 #
@@ -22,7 +28,9 @@
 #      token = "access") and the Express peer (benches/relay/express-app.mjs, 2 workers);
 #      oidc-bff and Express are both clients of the same SSO; with --baseline (or
 #      BFF_BASELINE_BIN) a second oidc-bff from that binary, same configuration, own port and
-#      session key, signed in through the same SSO client;
+#      session key, signed in through the same SSO client; with --store a redis-server (Debian's,
+#      no persistence) and one more oidc-bff from the same binary and configuration plus
+#      [store] url, checked to be in sync with it (bff_store_up 1) before and after the load;
 #   3. signs in to oidc-bff, Express (and the baseline) (benches/relay/signin.mjs drives the
 #      redirects and the SSO's scripted login), prints each session cookie's size and checks
 #      that GET /api/session with the oidc-bff cookies answers 200 {"authenticated":true,...};
@@ -58,7 +66,7 @@ cd "$REPO"
 
 # ---------------------------------------------------------------- options
 ROUNDS=3 DURATION=5 WARMUP=2 SESSIONS=1000 DUE_SESSIONS=100 CONNECTIONS=32 SMOKE=0 AT_FORMAT=opaque
-PROFILE=0 BASELINE=""
+PROFILE=0 BASELINE="" STORE=0 DENY_ENTRIES=10000
 usage() { sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -71,12 +79,15 @@ while [ $# -gt 0 ]; do
     --access-tokens) AT_FORMAT=${2:?--access-tokens needs jwt or opaque}; shift ;;
     --profile) PROFILE=${2:?--profile needs seconds}; shift ;;
     --baseline) BASELINE=${2:?--baseline needs the path of an oidc-bff binary}; shift ;;
+    --store) STORE=1 ;;
+    --deny-entries) DENY_ENTRIES=${2:?--deny-entries needs a number}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "relay: unknown argument $1 (see --help)" >&2; exit 64 ;;
   esac
   shift
 done
 [[ $AT_FORMAT =~ ^(jwt|opaque)$ ]] || { echo "relay: --access-tokens is jwt or opaque" >&2; exit 64; }
+[[ $DENY_ENTRIES =~ ^[0-9]+$ ]] || { echo "relay: --deny-entries must be a number" >&2; exit 64; }
 for v in ROUNDS DURATION WARMUP SESSIONS DUE_SESSIONS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "relay: $v must be a positive integer" >&2; exit 64; }
 done
@@ -117,6 +128,7 @@ prerequisites() {
   command -v wrk >/dev/null || install_debian wrk
   NGINX=$(command -v nginx || echo /usr/sbin/nginx)
   [ -x "$NGINX" ] || { install_debian nginx; NGINX=$(command -v nginx || echo /usr/sbin/nginx); }
+  if [ "$STORE" = 1 ]; then command -v redis-server >/dev/null || install_debian redis-server; fi
   if [ -z "$BIN" ]; then
     export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oidc-bff/target}"
     log "cargo build --release --locked"
@@ -220,6 +232,8 @@ start_sso() {
   local bff_uris="\"http://127.0.0.1:$BFF_PORT/api/callback\",\"http://127.0.0.1:$DUE_PORT/api/callback\",\"http://127.0.0.1:$MANY_PORT/api/callback\""
   # The baseline is one more process of the same client (bench-bff), on its own port.
   [ -n "$BASELINE" ] && bff_uris+=",\"http://127.0.0.1:$BASELINE_PORT/api/callback\""
+  # So is the oidc-bff with the store (--store).
+  [ "$STORE" = 1 ] && bff_uris+=",\"http://127.0.0.1:$STORE_PORT/api/callback\""
   local clients="[
     {\"client_id\":\"bench-bff\",\"client_secret\":\"bench-bff-secret\",\"redirect_uris\":[$bff_uris],
      \"token_endpoint_auth_method\":\"client_secret_basic\",\"grant_types\":[\"authorization_code\",\"refresh_token\"],\"response_types\":[\"code\"]},
@@ -247,8 +261,9 @@ start_nginx() { # start_nginx NAME TEMPLATE PORT
   start "$1" "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;'
 }
 
-start_bff() { # start_bff NAME PORT REFRESH_SKEW [BINARY SESSION_KEY]  (default: $BIN, $SESSION_KEY)
-  local dir="$WORK/$1" bin=${4:-$BIN} key=${5:-$SESSION_KEY}
+start_bff() { # start_bff NAME PORT REFRESH_SKEW [BINARY SESSION_KEY [STORE_URL]]  (default: $BIN, $SESSION_KEY, no store)
+  local dir="$WORK/$1" bin=${4:-$BIN} key=${5:-$SESSION_KEY} store=""
+  [ -n "${6:-}" ] && store=$'\n[store]\n'"url = \"$6\""$'\n'
   mkdir -p "$dir/profiles"
   : > "$dir/profiles/dev.toml" # the profile layer, empty: everything is in the file below
   cat > "$dir/bff.toml" <<TOML
@@ -264,7 +279,7 @@ client_secret = "bench-bff-secret"
 [session]
 keys = ["$key"]
 refresh_skew = "$3"
-
+$store
 [[routes]]
 prefix = "/api/data"
 upstream = "http://127.0.0.1:$UPSTREAM_PORT/bearer"
@@ -272,6 +287,43 @@ token = "access"
 TOML
   start "$1" env BFF_PROFILE=dev BFF_CONFIG_DIR="$dir/profiles" BFF_CONFIG_FILE="$dir/bff.toml" BFF_LOG=warn "$bin"
   wait_http "$1" "http://127.0.0.1:$2/readyz"
+}
+
+start_redis() { # a redis-server for --store: loopback, no persistence, its files in $WORK/redis
+  mkdir -p "$WORK/redis"
+  start redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$WORK/redis" --loglevel warning
+  for _ in $(seq 150); do
+    [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0
+    kill -0 "${PID[redis]}" 2>/dev/null || failed_to_start redis "exited"
+    sleep 0.1
+  done
+  failed_to_start redis "no PONG within 15 s"
+}
+
+seed_deny_list() { # seed_deny_list N: N deny entries of other SSO sessions, as the BFF writes them
+  [ "$1" -gt 0 ] || return 0
+  node -e '
+    const crypto = require("crypto"); const n = Number(process.argv[1]);
+    const at = Math.floor(Date.now() / 1000), expires = at + 3600;
+    const lines = [];
+    for (let i = 0; i < n; i++) {
+      lines.push(`SET oidc-bff:deny:sso-session:${crypto.randomBytes(16).toString("hex")} ${at}:${expires} EX 3600`);
+    }
+    console.log(lines.join("\n"));' "$1" | redis-cli -p "$REDIS_PORT" --pipe > /dev/null
+  [ "$(redis-cli -p "$REDIS_PORT" dbsize)" -ge "$1" ] || die "could not seed the deny-list"
+}
+
+# store_metric METRIC: an unlabelled metric of the oidc-bff with the store (empty when absent)
+store_metric() { curl -s "http://127.0.0.1:$STORE_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+store_in_sync() { # store_in_sync WHEN: the BFF with the store has its deny-list in sync (bff_store_up 1)
+  for _ in $(seq 50); do
+    [ "$(store_metric bff_store_up)" = 1 ] && return 0
+    sleep 0.1
+  done
+  log "the oidc-bff with the store is not in sync with redis-server $1 (bff_store_up $(store_metric bff_store_up)); its log:"
+  tail -n 20 "$WORK/logs/store.log" >&2 || true
+  exit 1
 }
 
 start_express() {
@@ -286,11 +338,12 @@ start_express() {
 sign_in() { # sign_in CONTENDER COUNT OUT_FILE [--verify PATH]: cookies to OUT_FILE; prints the summary JSON
   local app login callback cookie
   case "$1" in
-    bff|due|many|baseline)
+    bff|due|many|baseline|store)
       local port=$BFF_PORT
       [ "$1" = due ] && port=$DUE_PORT
       [ "$1" = many ] && port=$MANY_PORT
       [ "$1" = baseline ] && port=$BASELINE_PORT
+      [ "$1" = store ] && port=$STORE_PORT
       # The session cookie and the CSRF cookie: a browser sends both on every request (without
       # the CSRF cookie the BFF would set it again on each /api/session answer).
       app="http://127.0.0.1:$port" login="/api/login?returnTo=/" callback=/api/callback cookie='^(__Host-bff(\.\d+)?|XSRF-TOKEN)$' ;;
@@ -334,6 +387,11 @@ describe_machine() {
     echo "- baseline: oidc-bff $("$BASELINE" --version 2>/dev/null | awk '{print $2}' || true)," \
       "binary $BASELINE (--baseline), sha256 $(sha256sum "$BASELINE" | cut -c1-12); same configuration, SSO client and upstream"
   fi
+  if [ "$STORE" = 1 ]; then
+    echo "- store: $(redis-server --version | awk '{print $1, $2, $3}' | sed 's/ v=/ /') on loopback without persistence (--store); the contender" \
+      "\"oidc-bff + store\" is the same binary and configuration plus [store] url, its own port and sign-in;" \
+      "$DENY_ENTRIES other sessions on the deny-list"
+  fi
   echo "- nginx $("$NGINX" -v 2>&1 | sed 's|.*nginx/||') ($NGINX_WORKERS workers per instance), node $(node --version)," \
     "express $(node -p 'require(process.argv[1]).version' "$HERE/node_modules/express/package.json")," \
     "express-openid-connect $(node -p 'require(process.argv[1]).version' "$HERE/node_modules/express-openid-connect/package.json")," \
@@ -341,9 +399,9 @@ describe_machine() {
     "$(wrk -v 2>&1 | head -1 | awk '{print "wrk", $2}')"
   echo "- load: wrk -t1 -c$CONNECTIONS, ${ROUNDS} round(s) of ${DURATION} s per contender after a ${WARMUP} s warm-up, contenders alternating;" \
     "GET /api/data/item relayed to nginx serving a $(wc -c < "$WORK/upstream/www/item.json")-byte JSON file," \
-    "then in each round GET /api/session of oidc-bff$([ -n "$BASELINE" ] && echo ' and the baseline') with the same cookie;" \
+    "then in each round GET /api/session of oidc-bff$([ "$STORE" = 1 ] && echo ', oidc-bff + store')$([ -n "$BASELINE" ] && echo ' and the baseline') with the same cookie;" \
     "signed in as alice, $AT_FORMAT access tokens"
-  echo "- command: benches/relay.sh$([ "$SMOKE" = 1 ] && echo ' --smoke' || echo " --rounds $ROUNDS --duration $DURATION --sessions $SESSIONS --due-sessions $DUE_SESSIONS") --access-tokens $AT_FORMAT$([ -n "$BASELINE" ] && echo " --baseline $BASELINE")"
+  echo "- command: benches/relay.sh$([ "$SMOKE" = 1 ] && echo ' --smoke' || echo " --rounds $ROUNDS --duration $DURATION --sessions $SESSIONS --due-sessions $DUE_SESSIONS") --access-tokens $AT_FORMAT$([ -n "$BASELINE" ] && echo " --baseline $BASELINE")$([ "$STORE" = 1 ] && echo " --store --deny-entries $DENY_ENTRIES")"
 }
 
 # ---------------------------------------------------------------- the run
@@ -353,7 +411,7 @@ mkdir -p "$WORK/logs"
 FACTS="$WORK/facts.jsonl"
 : > "$FACTS"
 NGINX_WORKERS=$(nproc)
-read -r SSO_PORT UPSTREAM_PORT NGINX_PORT BFF_PORT DUE_PORT MANY_PORT EXPRESS_PORT BASELINE_PORT < <(free_ports 8)
+read -r SSO_PORT UPSTREAM_PORT NGINX_PORT BFF_PORT DUE_PORT MANY_PORT EXPRESS_PORT BASELINE_PORT STORE_PORT REDIS_PORT < <(free_ports 10)
 SESSION_KEY=$("$BIN" keygen) || die "$BIN keygen failed"
 BASELINE_KEY=$SESSION_KEY # its own key when the older binary can make one, else the same
 if [ -n "$BASELINE" ]; then BASELINE_KEY=$("$BASELINE" keygen 2>/dev/null) || BASELINE_KEY=$SESSION_KEY; fi
@@ -383,6 +441,14 @@ fi
 start_express
 CONTENDERS=(nginx bff express)   # the relay table, in this order in round 1
 SESSION_CONTENDERS=(bff)         # the /api/session table
+if [ "$STORE" = 1 ]; then
+  start_redis
+  seed_deny_list "$DENY_ENTRIES"
+  start_bff store "$STORE_PORT" 60s "$BIN" "$SESSION_KEY" "redis://127.0.0.1:$REDIS_PORT/0"
+  store_in_sync "after its start"
+  CONTENDERS=(nginx bff store express)
+  SESSION_CONTENDERS=(bff store)
+fi
 if [ -n "$BASELINE" ]; then
   start_bff baseline "$BASELINE_PORT" 60s "$BASELINE" "$BASELINE_KEY"
   CONTENDERS+=(baseline)
@@ -396,10 +462,12 @@ declare -A URL=(
   [bff]="http://127.0.0.1:$BFF_PORT/api/data/item"
   [express]="http://127.0.0.1:$EXPRESS_PORT/api/data/item"
   [baseline]="http://127.0.0.1:$BASELINE_PORT/api/data/item"
+  [store]="http://127.0.0.1:$STORE_PORT/api/data/item"
 )
 declare -A SESSION_URL=(
   [bff]="http://127.0.0.1:$BFF_PORT/api/session"
   [baseline]="http://127.0.0.1:$BASELINE_PORT/api/session"
+  [store]="http://127.0.0.1:$STORE_PORT/api/session"
 )
 declare -A COOKIE=([nginx]="")
 for c in "${CONTENDERS[@]:1}"; do
@@ -433,6 +501,8 @@ load() { # load SCENARIO CONTENDER ROUND SECONDS [URL]  (default: the contender'
   run_wrk "$1" "$2" "$3" "$4" report.lua "${5:-${URL[$2]}}" "${args[@]}"
 }
 
+redis_commands() { redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: '$1 == "total_commands_processed" { print $2 }'; }
+[ "$STORE" = 1 ] && { REDIS_COMMANDS_BEFORE=$(redis_commands); LOAD_STARTED=$(date +%s); }
 log "warm-up, ${WARMUP} s each"
 for c in "${CONTENDERS[@]}"; do load warmup "$c" 0 "$WARMUP"; done
 for c in "${SESSION_CONTENDERS[@]}"; do load warmup-session "$c" 0 "$WARMUP" "${SESSION_URL[$c]}"; done
@@ -448,6 +518,16 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 for c in "${SESSION_CONTENDERS[@]}"; do check_session "$c" "after the rounds"; done
+if [ "$STORE" = 1 ]; then
+  # The store was in use all along: in sync now, and no store operation failed.
+  store_in_sync "after the rounds"
+  STORE_ERRORS=$(curl -s "http://127.0.0.1:$STORE_PORT/metrics" | awk '$1 ~ /^bff_store_errors_total/ { n += $2 } END { print n + 0 }')
+  # What Redis did meanwhile (the INFO calls themselves included): the relay makes no round trip,
+  # so this is about one health ping per second.
+  REDIS_COMMANDS=$(( $(redis_commands) - REDIS_COMMANDS_BEFORE ))
+  fact "{\"kind\":\"store\",\"errors\":$STORE_ERRORS,\"commands\":$REDIS_COMMANDS,\"seconds\":$(( $(date +%s) - LOAD_STARTED )),\"deny_entries\":$DENY_ENTRIES,\"keys\":$(redis-cli -p "$REDIS_PORT" dbsize)}"
+  [ "$STORE_ERRORS" = 0 ] || log "the oidc-bff with the store counted $STORE_ERRORS failed store operations"
+fi
 # Peak RSS of the whole life of each server (sign-in, warm-up and every round).
 mapfile -t NGINX_WORKER_PIDS < <(children "${PID[nginx]}")
 mapfile -t EXPRESS_WORKER_PIDS < <(children "${PID[express]}")
@@ -455,9 +535,11 @@ fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"nginx\",\"kib\":$(
 fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"bff\",\"kib\":$(peak_rss_kib "${PID[bff]}")}"
 fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"express\",\"kib\":$(peak_rss_kib "${EXPRESS_WORKER_PIDS[@]}")}"
 [ -n "$BASELINE" ] && fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"baseline\",\"kib\":$(peak_rss_kib "${PID[baseline]}")}"
+[ "$STORE" = 1 ] && fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"store\",\"kib\":$(peak_rss_kib "${PID[store]}")}"
 # The main contenders are done: stop them so the two runs below have the cores to themselves.
 stop nginx; stop express; stop bff
 [ -n "$BASELINE" ] && stop baseline
+if [ "$STORE" = 1 ]; then stop store; stop redis; fi
 
 # (a) Every request carries an access token that is due: refresh_skew (2 h) is longer than the
 # SSO's access-token TTL (1 h), so every session is due from its first request and its tokens

@@ -1,10 +1,11 @@
 // Prints the tables of benches/relay.sh from its facts file (JSON lines):
 //   {"kind":"run","scenario":"main"|"session"|"warmup"|"warmup-session"|"due"|"many",
-//    "contender":"nginx"|"bff"|"express"|"baseline","round":1,"wrk":{...}}
+//    "contender":"nginx"|"bff"|"store"|"express"|"baseline","round":1,"wrk":{...}}
 //   {"kind":"rss","scenario":"main"|"due"|"many","contender":"...","kib":12345,"processes":3}
 //   {"kind":"cookie","contender":"bff"|"express"|"baseline","bytes":1434,"names":["__Host-bff"]}
 //   {"kind":"sessions","scenario":"due"|"many","count":100}
 //   {"kind":"refresh","scenario":"due","sessions":100,"calls":100}
+//   {"kind":"store","errors":0,"commands":40,"seconds":38,"deny_entries":10000,"keys":10000}   (--store)
 // Markdown tables (they can go into the README as they are), then the issue's targets.
 // Exit status 2 when any run (warm-ups included) had an error.
 //
@@ -16,6 +17,7 @@ const facts = fs.readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolea
 const NAMES = {
   nginx: 'nginx relaying, no authentication (the ceiling)',
   bff: 'oidc-bff',
+  store: 'oidc-bff + store (Redis, --store)',
   baseline: 'oidc-bff baseline (--baseline)',
   express: 'Express + express-openid-connect, 2 workers',
 };
@@ -55,7 +57,7 @@ function summary(list) {
 }
 
 // ---------------------------------------------------------------- the relay table
-const main = Object.fromEntries(['nginx', 'bff', 'baseline', 'express'].map((c) => [c, summary(runs('main', c))]));
+const main = Object.fromEntries(['nginx', 'bff', 'store', 'baseline', 'express'].map((c) => [c, summary(runs('main', c))]));
 const rounds = Math.max(0, ...Object.values(main).filter(Boolean).map((s) => s.rounds));
 const plural = (n) => `${n} round${n === 1 ? '' : 's'}`;
 const vsBaseline = main.baseline != null; // the "× baseline" columns only when a baseline ran
@@ -73,11 +75,11 @@ for (const [c, s] of Object.entries(main)) {
 }
 console.log('\nerrors: responses >= 400 plus socket errors (connect, read, write, timeout), all rounds. '
   + 'Peak RSS: VmHWM summed over nginx\'s master and workers, over the Express workers (not the '
-  + `cluster primary), the one oidc-bff process${vsBaseline ? ' (each)' : ''}, over its whole run (the /api/session `
+  + `cluster primary), the one oidc-bff process${vsBaseline || main.store ? ' (each)' : ''}, over its whole run (the /api/session `
   + 'runs included). Session cookie: the Cookie header value (name=value pairs) each sends.');
 
 // ---------------------------------------------------------------- GET /api/session
-const session = Object.fromEntries(['bff', 'baseline'].map((c) => [c, summary(runs('session', c))]));
+const session = Object.fromEntries(['bff', 'store', 'baseline'].map((c) => [c, summary(runs('session', c))]));
 if (session.bff || session.baseline) {
   const n = Math.max(...Object.values(session).filter(Boolean).map((s) => s.rounds));
   console.log(`\n### GET /api/session (open the cookie, refresh if due, build the JSON) (median of ${plural(n)}, min–max)\n`);
@@ -91,6 +93,25 @@ if (session.bff || session.baseline) {
   console.log('\nThe same signed-in cookie and wrk settings as the relay, in each round after the relay runs. '
     + '/api/session answers 200 even without a session, so each cookie was checked to answer '
     + '"authenticated":true before and after the load.');
+}
+
+// ---------------------------------------------------------------- the store on and off (--store)
+const storeFacts = one('store');
+if (main.store && main.bff) {
+  console.log('\n### The session store on and off (same binary, same run)\n');
+  console.log('| | store off: requests/s | p99 | store on: requests/s | p99 | on ÷ off | p99 on ÷ off |');
+  console.log('|---|---|---|---|---|---|---|');
+  const row = (what, off, on) => console.log(`| ${what} | ${int(off.rps)}${off.rpsRange} | ${ms(off.p99)} | `
+    + `${int(on.rps)}${on.rpsRange} | ${ms(on.p99)} | ${ratio(on.rps, off.rps)} | ${ratio(on.p99, off.p99)} |`);
+  row('relayed GET', main.bff, main.store);
+  if (session.bff && session.store) row('GET /api/session', session.bff, session.store);
+  if (storeFacts) {
+    console.log(`\nStore on: redis-server on loopback, ${int(storeFacts.deny_entries ?? 0)} other sessions on the deny-list (so each request `
+      + 'really looks it up), in sync before and after the load; '
+      + `${storeFacts.errors} failed store operations; Redis processed ${storeFacts.commands} commands in the `
+      + `${storeFacts.seconds} s of warm-ups and rounds (health pings, about one a second, and this script's INFO), `
+      + 'i.e. no round trip per request.');
+  }
 }
 
 // ---------------------------------------------------------------- oidc-bff scenarios
@@ -131,15 +152,19 @@ if (main.bff) {
   } else if (session.bff) {
     targets.push('- /api/session ≥ 1.5× the baseline: no baseline given');
   }
-  const bffErrors = [main.bff, session.bff, due, many].filter(Boolean).reduce((n, s) => n + s.errors, 0);
+  if (main.store) t('relay throughput with the store ≥ 0.9× without (issue 12)', ratio(main.store.rps, main.bff.rps), main.store.rps >= 0.9 * main.bff.rps);
+  const bffErrors = [main.bff, main.store, session.bff, session.store, due, many].filter(Boolean).reduce((n, s) => n + s.errors, 0);
   t('zero errors (oidc-bff, every scenario)', String(bffErrors), bffErrors === 0);
   const manyRss = one('rss', 'many')?.kib;
   if (manyRss != null) t(`peak RSS ≤ 32 MiB with ${int(one('sessions', 'many')?.count ?? 0)} sessions`, mib(manyRss), manyRss <= 32 * 1024);
-  console.log(`\n### Targets of issue 10\n\n${targets.join('\n')}`);
+  console.log(`\n### Targets of issue 10${main.store ? ' (and 12)' : ''}\n\n${targets.join('\n')}`);
 }
 
 const failed = facts.filter((f) => f.kind === 'run' && errors(f.wrk) > 0);
 for (const f of failed) {
   console.error(`relay: ${f.scenario} run of ${f.contender} (round ${f.round}) had ${errors(f.wrk)} errors: ${JSON.stringify(f.wrk)}`);
 }
-process.exitCode = failed.length ? 2 : 0;
+if (storeFacts && storeFacts.errors > 0) {
+  console.error(`relay: the oidc-bff with the store counted ${storeFacts.errors} failed store operations`);
+}
+process.exitCode = failed.length || storeFacts?.errors > 0 ? 2 : 0;

@@ -14,9 +14,12 @@ For base/ and each overlays/*/:
      preStop + shutdown_delay + shutdown_timeout, a read-only root, the "restricted" Pod Security
      Standard, secrets as files mounted where deploy/container/layout.sh mounts them (no subPath, so
      that updates arrive), requests within limits; the Service and PodDisruptionBudget select its
-     pods; the Ingress routes to the Service, hashes on a key nginx can read, and (in an overlay)
-     serves the host of public_url in the profile that BFF_PROFILE names.
-The standalone examples (secret.example.yaml, ingress-nginx/*.yaml) get step 2.
+     pods; the Ingress routes to the Service, hashes on a key nginx can read (required unless the
+     replicas have the session store, store.url: then they coordinate refreshes through it, and
+     affinity is optional), and (in an overlay) serves the host of public_url in the profile that
+     BFF_PROFILE names; a store's URL holds no password and its password file is a mounted Secret.
+The standalone examples (secret.example.yaml, valkey.example.yaml, ingress-nginx/*.yaml) get
+step 2, and the pods they define the "restricted" Pod Security Standard.
 """
 
 import argparse
@@ -268,8 +271,32 @@ def check_deployment(where, docs, facts, secrets_dir, overlay):
     for p in pdbs:
         if p["spec"].get("minAvailable", 0) >= spec.get("replicas", 1):
             error(where, "the PodDisruptionBudget's minAvailable blocks every drain")
+    store = check_store(where, env, mounts, volumes)
     for ingress in (i for i in docs if i["kind"] == "Ingress"):
-        check_ingress(where, ingress, services, env, overlay)
+        check_ingress(where, ingress, services, env, overlay, store)
+
+
+def check_store(where, env, mounts, volumes):
+    """The session store's URL (from BFF_STORE__URL or the profile), checked; None without one."""
+    prof = profile(env.get("BFF_PROFILE")) or {}
+    url = env.get("BFF_STORE__URL", prof.get("store", {}).get("url")) or None
+    if url is None:
+        if env.get("BFF_STORE__PASSWORD_FILE"):
+            error(where, "BFF_STORE__PASSWORD_FILE without a store URL (BFF_STORE__URL)")
+        return None
+    if not re.match(r"^rediss?://[^/@]+(?:/\d*)?$", url) and \
+            not re.match(r"^rediss?://[^:/@]+@[^/@]+(?:/\d*)?$", url):
+        error(where, f"store URL {url!r}: expected redis://host:port/db or rediss://... (a user "
+                     "name may come before @, a password never: it goes in the password file)")
+    if "BFF_STORE__PASSWORD" in env:
+        error(where, "BFF_STORE__PASSWORD in the environment: use BFF_STORE__PASSWORD_FILE and the "
+                     "Secret")
+    path = env.get("BFF_STORE__PASSWORD_FILE")
+    if path:
+        mount = mounts.get(os.path.dirname(path))
+        if not mount or "secret" not in volumes.get(mount["name"], {}):
+            error(where, f"BFF_STORE__PASSWORD_FILE={path}: its folder is not a mounted Secret")
+    return url
 
 
 def quantity(text):
@@ -281,12 +308,14 @@ def quantity(text):
     return float(m.group(1)) * factor
 
 
-def check_ingress(where, ingress, services, env, overlay):
+def check_ingress(where, ingress, services, env, overlay, store):
     name = f"Ingress/{ingress['metadata']['name']}"
     key = ingress["metadata"].get("annotations", {}).get(
         "nginx.ingress.kubernetes.io/upstream-hash-by")
     if key is None:
-        error(where, f"{name}: no upstream-hash-by: session affinity is missing")
+        if store is None:
+            error(where, f"{name}: no upstream-hash-by: session affinity is missing (it may only "
+                         "go when the replicas have the session store, BFF_STORE__URL)")
     else:
         # nginx (and ingress-nginx's Lua balancer) end a variable name at the first character
         # outside [A-Za-z0-9_]: "$cookie___Host-bff" reads the cookie "__Host" plus "-bff".
@@ -355,15 +384,20 @@ def main():
         verdict = "ok" if len(ERRORS) == before else "FAILED"
         print(f"validate: {target}: {verdict}: {len(docs)} manifests ({kinds}) rendered by {how}, "
               f"schemas of Kubernetes {' and '.join(versions)} (strict)")
-    examples = ["secret.example.yaml"] + sorted(
+    examples = ["secret.example.yaml", "valkey.example.yaml"] + sorted(
         os.path.join("ingress-nginx", f) for f in os.listdir(os.path.join(HERE, "ingress-nginx")))
     for example in examples:
         before = len(ERRORS)
         docs = documents_of(os.path.join(HERE, example))
+        pods = 0
         for doc in docs:
             validate_schema(example, doc, versions)
+            template = doc.get("spec", {}).get("template", {}).get("spec")
+            if doc.get("kind") in ("Deployment", "StatefulSet", "DaemonSet") and template:
+                check_pod_security(f"{example}: {doc['kind']}/{doc['metadata']['name']}", template)
+                pods += 1
         print(f"validate: {example}: {'ok' if len(ERRORS) == before else 'FAILED'}: "
-              f"{len(docs)} manifest(s), schemas only")
+              f"{len(docs)} manifest(s), schemas{' and the restricted PSS' if pods else ' only'}")
     for e in dict.fromkeys(ERRORS):
         print(f"validate: ERROR: {e}", file=sys.stderr)
     return 1 if ERRORS else 0
