@@ -31,6 +31,7 @@ pub mod spec;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod upstream;
 
 pub use app::App;
 pub use config::Config;

@@ -177,72 +177,8 @@ impl Default for Metrics {
                 version: env!("CARGO_PKG_VERSION"),
             })
             .set(1);
-        registry.register(
-            "requests",
-            "Requests answered, by route (a route prefix, a BFF endpoint, `app` or `other`), method class (read, write) and status",
-            metrics.requests.clone(),
-        );
-        registry.register(
-            "upstream_duration_seconds",
-            "Time to the upstream's response head, by route",
-            metrics.upstream_seconds.clone(),
-        );
-        registry.register(
-            "sso_calls",
-            "Calls to the SSO by kind and outcome, one per call made",
-            metrics.sso_calls.clone(),
-        );
-        registry.register(
-            "refresh_waiters",
-            "Requests served by a refresh another request made (in flight or within the grace window)",
-            metrics.refresh_waiters.clone(),
-        );
-        registry.register(
-            "logins",
-            "Completed callbacks by result",
-            metrics.logins.clone(),
-        );
-        registry.register(
-            "sessions_opened",
-            "Session cookies opened, from the cookie (decrypted) or from the cache of opened sessions",
-            metrics.sessions_opened.clone(),
-        );
-        registry.register(
-            "session_cookies_refused",
-            "Session cookies that did not open, by reason",
-            metrics.cookies_refused.clone(),
-        );
-        registry.register(
-            "session_cookie_bytes",
-            "Size of the session cookies written (names and values, all chunks)",
-            metrics.cookie_bytes.clone(),
-        );
-        registry.register(
-            "in_flight_requests",
-            "Requests being handled",
-            metrics.in_flight.clone(),
-        );
-        registry.register(
-            "open_streams",
-            "Relayed answers still streaming to the browser",
-            metrics.streams.clone(),
-        );
-        registry.register(
-            "store_up",
-            "Whether this replica's mirror of the session store's deny-list is in sync: 1 yes, 0 no or no store.url",
-            metrics.store_up.clone(),
-        );
-        registry.register(
-            "store_errors",
-            "Session store operations that failed or timed out, by operation",
-            metrics.store_errors.clone(),
-        );
-        registry.register(
-            "revocations",
-            "Sessions ended through the store by this replica, by source (backchannel, logout)",
-            metrics.revocations.clone(),
-        );
-        registry.register("build", "The running version", build);
+        metrics.register_traffic(&mut registry);
+        metrics.register_sessions(&mut registry, build);
         Metrics {
             registry,
             ..metrics
@@ -251,6 +187,80 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Requests, upstreams and SSO calls.
+    fn register_traffic(&self, registry: &mut Registry) {
+        registry.register(
+            "requests",
+            "Requests answered, by route (a route prefix, a BFF endpoint, `app` or `other`), method class (read, write) and status",
+            self.requests.clone(),
+        );
+        registry.register(
+            "upstream_duration_seconds",
+            "Time to the upstream's response head, by route",
+            self.upstream_seconds.clone(),
+        );
+        registry.register(
+            "sso_calls",
+            "Calls to the SSO by kind and outcome, one per call made",
+            self.sso_calls.clone(),
+        );
+        registry.register(
+            "refresh_waiters",
+            "Requests served by a refresh another request made (in flight or within the grace window)",
+            self.refresh_waiters.clone(),
+        );
+        registry.register(
+            "logins",
+            "Completed callbacks by result",
+            self.logins.clone(),
+        );
+        registry.register(
+            "sessions_opened",
+            "Session cookies opened, from the cookie (decrypted) or from the cache of opened sessions",
+            self.sessions_opened.clone(),
+        );
+        registry.register(
+            "session_cookies_refused",
+            "Session cookies that did not open, by reason",
+            self.cookies_refused.clone(),
+        );
+    }
+
+    /// Sessions, streams, the store and the build.
+    fn register_sessions(&self, registry: &mut Registry, build: Family<BuildLabels, Gauge>) {
+        registry.register(
+            "session_cookie_bytes",
+            "Size of the session cookies written (names and values, all chunks)",
+            self.cookie_bytes.clone(),
+        );
+        registry.register(
+            "in_flight_requests",
+            "Requests being handled",
+            self.in_flight.clone(),
+        );
+        registry.register(
+            "open_streams",
+            "Relayed answers still streaming to the browser",
+            self.streams.clone(),
+        );
+        registry.register(
+            "store_up",
+            "Whether this replica's mirror of the session store's deny-list is in sync: 1 yes, 0 no or no store.url",
+            self.store_up.clone(),
+        );
+        registry.register(
+            "store_errors",
+            "Session store operations that failed or timed out, by operation",
+            self.store_errors.clone(),
+        );
+        registry.register(
+            "revocations",
+            "Sessions ended through the store by this replica, by source (backchannel, logout)",
+            self.revocations.clone(),
+        );
+        registry.register("build", "The running version", build);
+    }
+
     /// Counts an answered request.
     pub fn request(&self, route: &Arc<str>, unsafe_method: bool, status: u16) {
         self.requests

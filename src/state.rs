@@ -25,7 +25,7 @@ pub struct AppState {
     /// Prometheus metrics (shared with the SSO client and the cookie codec).
     pub metrics: Arc<Metrics>,
     /// Pooled client for upstream APIs.
-    pub upstream: crate::relay::upstream::Upstream,
+    pub upstream: crate::upstream::Upstream,
     /// The optional shared store (`store.url`): deny-list and cross-replica refresh.
     pub store: Option<Arc<crate::store::Store>>,
     /// The upstreams' last `DPoP-Nonce` (by origin), for relayed DPoP proofs.
@@ -45,7 +45,7 @@ impl AppState {
             config.server.redirect_uri(),
             metrics.clone(),
         )?);
-        let upstream = crate::relay::upstream::Upstream::new();
+        let upstream = crate::upstream::Upstream::new();
         let public = &config.server.public_url;
         let (proto, host) = public.split_once("://").unwrap_or(("https", public));
         let forwarded = (HeaderValue::from_str(proto)?, HeaderValue::from_str(host)?);

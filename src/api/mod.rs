@@ -348,7 +348,8 @@ async fn sign_out(
     // device, a stolen one) dies with this logout instead of living on until it expires.
     // Skipped while the store is known to be unreachable: the logout must not wait for it.
     if let Some(store) = state.store.as_ref().filter(|store| store.in_sync()) {
-        let entry = crate::store::deny::Entry::session(session);
+        let entry =
+            crate::store::deny::Entry::new(crate::store::deny::Kind::Session, &session.sid_text());
         if store
             .revoke(&entry, now(), state.config.session.absolute_lifetime)
             .await

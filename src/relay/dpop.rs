@@ -5,11 +5,11 @@
 //! the new nonce — when it has no body (a streamed body cannot be sent twice; the nonce of
 //! every answer is remembered, so the next request carries it).
 
-use super::upstream::UpstreamBody;
 use crate::error::{Error, ErrorKind};
 use crate::oidc::dpop::{is_nonce_challenge_header, DpopKey, DPOP};
 use crate::session::Session;
 use crate::state::AppState;
+use crate::upstream::UpstreamBody;
 use poem::http::{header, HeaderMap, HeaderValue, Method, Uri};
 use std::sync::Arc;
 

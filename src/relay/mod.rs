@@ -4,20 +4,18 @@
 //! both ways without buffering, so server-sent events reach the browser as the upstream
 //! produces them.
 
-pub mod upstream;
-
 use crate::error::{Error, ErrorKind};
 use crate::observe::Facts;
 use crate::routes::{Route, RoutedPath, TokenMode};
 use crate::session::guard::{Need, SessionState};
 use crate::session::{now, Session};
 use crate::state::AppState;
+use crate::upstream::UpstreamBody;
 use futures_util::{Stream, StreamExt};
 use poem::http::{header, HeaderMap, HeaderName, HeaderValue};
 use poem::{Body, Request, Response};
 use std::net::IpAddr;
 use std::time::Duration;
-use upstream::UpstreamBody;
 
 mod dpop;
 

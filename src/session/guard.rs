@@ -89,7 +89,7 @@ impl Guard<'_> {
         let Some(session) = self.open(request, out) else {
             return SessionState::None;
         };
-        match self.store.map(|store| store.verdict(&session)) {
+        match self.store.map(|store| verdict(store, &session)) {
             Some(Verdict::Revoked) => {
                 tracing::info!("session ended by a logout or revocation; clearing it");
                 self.metrics.cookie_refused("revoked");
@@ -220,4 +220,19 @@ impl Guard<'_> {
         }
         SessionState::Active(Arc::new(session))
     }
+}
+
+/// The store's deny-list verdict on `session`, asked by the ids it is known by.
+fn verdict(store: &Store, session: &Session) -> Verdict {
+    if store.mirror.is_empty() && store.in_sync() {
+        return Verdict::Allowed;
+    }
+    let claims = session.id_claims();
+    let text = |name: &str| claims.get(name).and_then(|v| v.as_str());
+    store.verdict(&crate::store::deny::SessionIds {
+        session: &session.sid_text(),
+        sso_session: text("sid"),
+        subject: text("sub"),
+        login_at: session.login_at,
+    })
 }

@@ -1,5 +1,5 @@
 //! One refresh per refresh token across replicas. In front of it stays the in-process single
-//! flight ([`crate::session::refresh`]): only the one request per replica that would call the
+//! flight (the session module's `refresh`): only the one request per replica that would call the
 //! SSO comes here.
 //!
 //! The first replica takes a short lock keyed by a hash of the refresh token (`SET NX PX`),
@@ -200,7 +200,7 @@ impl StoredTokens {
             refresh_token: self.refresh_token,
             id_token: self.id_token,
             userinfo: self.userinfo.and_then(|u| serde_json::from_str(&u).ok()),
-            // The key is the session's own; the session keeps it (`Session::from_tokens`).
+            // The key is the session's own; the session keeps it (see `session::Session`).
             dpop: None,
         }
     }

@@ -8,7 +8,6 @@
 //! - `subject`: a `sub` — every session of that user signed in at or before the entry's time
 //!   (a back-channel logout naming only `sub`, or `revoke --sub`); a later sign-in is fine.
 
-use crate::session::Session;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -93,11 +92,6 @@ impl Entry {
         }
     }
 
-    /// The BFF session of `session`.
-    pub fn session(session: &Session) -> Entry {
-        Entry::new(Kind::Session, &session.sid_text())
-    }
-
     /// The store key below the prefix: `deny:<kind>:<digest>`.
     pub fn key(&self) -> String {
         format!("deny:{}:{}", self.kind.name(), hex(&self.digest))
@@ -112,6 +106,19 @@ impl Entry {
             digest: unhex(digest)?,
         })
     }
+}
+
+/// What a session is known by, as the deny-list asks (the session module fills it in, so this
+/// module needs nothing of the session's own type).
+pub struct SessionIds<'a> {
+    /// The BFF's session id, as text.
+    pub session: &'a str,
+    /// The SSO's session id (the ID token's `sid`), if any.
+    pub sso_session: Option<&'a str>,
+    /// The subject (`sub`), if known.
+    pub subject: Option<&'a str>,
+    /// Unix seconds of the sign-in.
+    pub login_at: i64,
 }
 
 /// This replica's copy of the deny-list: entry → (time it took effect, when it expires), both
@@ -174,24 +181,22 @@ impl Mirror {
 
     /// Whether `session` is ended: its own id, its SSO session, or its subject (signed in at or
     /// before the subject's entry) is on the list.
-    pub fn denies(&self, session: &Session) -> bool {
+    pub fn denies(&self, ids: &SessionIds<'_>) -> bool {
         if self.is_empty() {
             return false;
         }
-        let claims = session.id_claims();
-        let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(String::from);
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        if entries.contains_key(&Entry::session(session)) {
+        if entries.contains_key(&Entry::new(Kind::Session, ids.session)) {
             return true;
         }
-        if let Some(sid) = text("sid") {
-            if entries.contains_key(&Entry::new(Kind::SsoSession, &sid)) {
+        if let Some(sid) = ids.sso_session {
+            if entries.contains_key(&Entry::new(Kind::SsoSession, sid)) {
                 return true;
             }
         }
-        if let Some(sub) = text("sub") {
-            if let Some((at, _)) = entries.get(&Entry::new(Kind::Subject, &sub)) {
-                return session.login_at <= *at;
+        if let Some(sub) = ids.subject {
+            if let Some((at, _)) = entries.get(&Entry::new(Kind::Subject, sub)) {
+                return ids.login_at <= *at;
             }
         }
         false

@@ -155,12 +155,12 @@ impl Store {
         }
     }
 
-    /// What the deny-list says about `session` (no I/O: the mirror answers).
-    pub fn verdict(&self, session: &crate::session::Session) -> Verdict {
+    /// What the deny-list says about a session (no I/O: the mirror answers).
+    pub fn verdict(&self, ids: &deny::SessionIds<'_>) -> Verdict {
         if !self.in_sync() && self.on_unavailable == OnUnavailable::Deny {
             return Verdict::Unavailable;
         }
-        if self.mirror.denies(session) {
+        if self.mirror.denies(ids) {
             Verdict::Revoked
         } else {
             Verdict::Allowed
@@ -361,7 +361,10 @@ impl Store {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            self.mirror.prune(crate::session::now());
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            self.mirror.prune(now);
             let mut connection = self.manager.clone();
             let ping = self
                 .bounded(async move {
