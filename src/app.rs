@@ -1,7 +1,7 @@
 //! Wires configuration, state and endpoints into one poem application; the one place to see
 //! every path the service answers.
 
-use crate::api::{BackchannelApi, BffApi};
+use crate::api::{AdminApi, BackchannelApi, BffApi};
 use crate::config::Config;
 use crate::cookies::cookie_layer;
 use crate::error::{Error, ErrorKind, Problem};
@@ -15,9 +15,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 /// The OpenAPI service describing the BFF's own endpoints.
-pub fn openapi_service() -> OpenApiService<(BffApi, BackchannelApi), ()> {
+pub fn openapi_service() -> OpenApiService<(BffApi, BackchannelApi, AdminApi), ()> {
     OpenApiService::new(
-        (BffApi, BackchannelApi),
+        (BffApi, BackchannelApi, AdminApi),
         "oidc-bff",
         env!("CARGO_PKG_VERSION"),
     )

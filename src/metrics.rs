@@ -255,7 +255,7 @@ impl Metrics {
         );
         registry.register(
             "revocations",
-            "Sessions ended through the store by this replica, by source (backchannel, logout)",
+            "Sessions ended through the store by this replica, by source (backchannel, logout, admin)",
             self.revocations.clone(),
         );
         registry.register("build", "The running version", build);
@@ -344,7 +344,7 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts a revocation recorded (`backchannel`, `logout`).
+    /// Counts a revocation recorded (`backchannel`, `logout`, `admin`).
     pub fn revocation(&self, source: &'static str) {
         self.revocations
             .get_or_create(&SourceLabel { source })

@@ -2,9 +2,11 @@
 //! the health probes. Each handler is thin: parse, call the protocol step or the session guard,
 //! map the result. (The relay is dispatched beside them, see `crate::relay`.)
 
+mod admin;
 mod backchannel;
 mod responses;
 
+pub use admin::AdminApi;
 pub use backchannel::BackchannelApi;
 
 pub use responses::{

@@ -7,7 +7,9 @@
 //! a value. The one exception is per route: a route's `timeout` and `idle_timeout` default in
 //! [`crate::routes`], because routes are a list and every route gets its own.
 
-use super::raw::{RawConfig, RawCors, RawLog, RawOidc, RawRoles, RawServer, RawSession, RawStore};
+use super::raw::{
+    RawAdmin, RawConfig, RawCors, RawLog, RawOidc, RawRoles, RawServer, RawSession, RawStore,
+};
 use super::validated::LogSubject;
 use super::validated::OnUnavailable;
 use super::{AuthMethod, ConfigError, DpopAlg, EndpointOverrides, OidcProfile, ParMode, SameSite};
@@ -129,6 +131,16 @@ impl Default for RawStore {
     }
 }
 
+#[allow(
+    clippy::derivable_impls,
+    reason = "written out so that a new field must state its default here"
+)]
+impl Default for RawAdmin {
+    fn default() -> Self {
+        RawAdmin { token_file: None }
+    }
+}
+
 impl Default for RawRoles {
     fn default() -> Self {
         RawRoles {
@@ -152,6 +164,7 @@ impl Default for RawConfig {
             roles: RawRoles::default(),
             log: RawLog::default(),
             store: RawStore::default(),
+            admin: RawAdmin::default(),
             routes: Vec::new(),
         }
     }

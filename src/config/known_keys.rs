@@ -68,7 +68,7 @@ impl KnownKeys {
 mod tests {
     use super::*;
     use crate::config::raw::{
-        RawConfig, RawCors, RawLog, RawOidc, RawRoles, RawServer, RawSession, RawStore,
+        RawAdmin, RawConfig, RawCors, RawLog, RawOidc, RawRoles, RawServer, RawSession, RawStore,
     };
     use crate::config::EndpointOverrides;
     use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn every_raw_field_is_a_known_key() {
         let known = KnownKeys::of_raw_config().unwrap();
-        let sections: [(&str, &[&str]); 8] = [
+        let sections: [(&str, &[&str]); 9] = [
             ("server", fields_of::<RawServer>()),
             ("oidc", fields_of::<RawOidc>()),
             ("oidc.endpoints", fields_of::<EndpointOverrides>()),
@@ -128,6 +128,7 @@ mod tests {
             ("roles", fields_of::<RawRoles>()),
             ("log", fields_of::<RawLog>()),
             ("store", fields_of::<RawStore>()),
+            ("admin", fields_of::<RawAdmin>()),
         ];
         for section in fields_of::<RawConfig>() {
             assert!(

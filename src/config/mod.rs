@@ -32,7 +32,7 @@ pub use load::Loaded;
 pub use private_key::PrivateKey;
 pub use validate::{decode_key, is_loopback, parse_keys_text};
 pub use validated::{
-    AuthMethod, Config, CorsConfig, DpopAlg, EndpointOverrides, LogConfig, LogSubject, OidcConfig,
-    OidcProfile, OnUnavailable, ParMode, RolesConfig, SameSite, ServerConfig, SessionConfig,
-    StoreConfig,
+    AdminConfig, AuthMethod, Config, CorsConfig, DpopAlg, EndpointOverrides, LogConfig, LogSubject,
+    OidcConfig, OidcProfile, OnUnavailable, ParMode, RolesConfig, SameSite, ServerConfig,
+    SessionConfig, StoreConfig,
 };

@@ -25,6 +25,7 @@ pub(super) struct RawConfig {
     pub(super) roles: RawRoles,
     pub(super) log: RawLog,
     pub(super) store: RawStore,
+    pub(super) admin: RawAdmin,
     /// Only files set routes (a table of tables has no environment spelling), and there are
     /// none by default; not serialised, so it is neither a default nor a known key.
     #[serde(default, skip_serializing)]
@@ -153,6 +154,13 @@ pub(super) struct RawStore {
     #[serde(with = "humantime_serde")]
     pub(super) command_timeout: Duration,
     pub(super) on_unavailable: OnUnavailable,
+}
+
+/// `[admin]` as written.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdmin {
+    pub(super) token_file: Option<PathBuf>,
 }
 
 /// Accepts a list, or a comma-separated string (how lists arrive from the environment).

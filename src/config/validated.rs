@@ -32,6 +32,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The optional shared store (Redis): deny-list and refresh coordination.
     pub store: StoreConfig,
+    /// The optional operator endpoint (off unless `admin.token_file` is set).
+    pub admin: AdminConfig,
     /// The API relay table.
     pub routes: RouteTable,
 }
@@ -330,6 +332,25 @@ pub struct StoreConfig {
     pub command_timeout: Duration,
     /// What a request meets when the store cannot be reached.
     pub on_unavailable: OnUnavailable,
+}
+
+/// `[admin]`: `POST /api/admin/revoke`, for operators' tools. Off unless a token file is set;
+/// the token is a bearer secret of its own, never a user's session.
+#[derive(Clone, Serialize)]
+pub struct AdminConfig {
+    /// Where the token came from.
+    pub token_file: Option<PathBuf>,
+    /// The token (at least 32 characters), read at startup.
+    #[serde(serialize_with = "redact_opt")]
+    pub token: Option<SecretString>,
+}
+
+impl fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("token_file", &self.token_file)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What happens to requests while the store cannot be reached.

@@ -19,6 +19,7 @@ pub const OWN_PATHS: &[&str] = &[
     "/api/session",
     "/api/logout",
     "/api/backchannel-logout",
+    "/api/admin/revoke",
     "/docs",
     "/openapi.json",
     "/openapi.yaml",

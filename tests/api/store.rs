@@ -604,3 +604,68 @@ async fn redis_going_away_keeps_serving_from_cookies_and_deny_mode_refuses_inste
     serve.jar = copy;
     wait_authenticated(&mut serve, false).await;
 }
+
+async fn admin_revoke(app: &TestApp, token: Option<&str>, body: Value) -> (u16, Value) {
+    let mut request = app
+        .http
+        .post(format!("{}/api/admin/revoke", app.address))
+        .json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_admin_endpoint_is_off_by_default_and_needs_its_own_bearer_token() {
+    let _sso = shared_sso().await;
+    let redis = TestRedis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let token = "an-admin-token-of-forty-characters-long!";
+    let file = dir.path().join("admin-token");
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    let admin = format!("[admin]\ntoken_file = {:?}\n", file.to_str().unwrap());
+    let (mut one, mut two) = replicas(&format!("{}{admin}", store_config(&redis, ""))).await;
+    one.login_as("alice").await;
+    let mut at_two = same_browser_at(&one, &two);
+    // Off by default: a replica without the token file has no such endpoint.
+    let off = spawn_app_with(config_with(&store_config(&redis, ""))).await;
+    let (status, _) = admin_revoke(&off, Some(token), json!({ "sub": "alice" })).await;
+    assert_eq!(status, 404);
+    // No token, a wrong one, or the user's own session: 401, nothing ended.
+    for wrong in [None, Some("an-admin-token-of-forty-characters-long?")] {
+        let (status, _) = admin_revoke(&two, wrong, json!({ "sub": "alice" })).await;
+        assert_eq!(status, 401);
+    }
+    let response = one
+        .http
+        .post(format!("{}/api/admin/revoke", one.address))
+        .header("cookie", one.jar.header())
+        .header("x-xsrf-token", one.csrf())
+        .json(&json!({ "sub": "alice" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401, "a session is not the admin token");
+    assert_eq!(at_two.session().await["authenticated"], true);
+    // Exactly one of sub and sid.
+    for body in [
+        json!({}),
+        json!({ "sub": "alice", "sid": "x" }),
+        json!({ "sub": "" }),
+    ] {
+        let (status, _) = admin_revoke(&two, Some(token), body).await;
+        assert_eq!(status, 400);
+    }
+    let (status, body) = admin_revoke(&two, Some(token), json!({ "sub": "alice" })).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["revoked"], "subject");
+    wait_authenticated(&mut one, false).await;
+    let text = two.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains("bff_revocations_total{source=\"admin\"} 1"),
+        "{text}"
+    );
+}

@@ -28,6 +28,7 @@ pub(super) fn validate(profile: String, raw: RawConfig) -> Result<Config, Config
         roles,
         log,
         store,
+        admin,
         routes,
     } = raw;
     let server = server::validate_server(server)?;
@@ -46,6 +47,7 @@ pub(super) fn validate(profile: String, raw: RawConfig) -> Result<Config, Config
         subject: log.subject,
     };
     let store = store::validate_store(store)?;
+    let admin = store::validate_admin(admin)?;
     let routes = RouteTable::from_raw(routes).map_err(|e| ConfigError::new(e.key(), e.message))?;
     Ok(Config {
         profile,
@@ -56,6 +58,7 @@ pub(super) fn validate(profile: String, raw: RawConfig) -> Result<Config, Config
         roles,
         log,
         store,
+        admin,
         routes,
     })
 }

@@ -1,7 +1,7 @@
 //! `[store]`: the optional Redis URL and how to reach it.
 
-use super::super::raw::RawStore;
-use super::super::{ConfigError, StoreConfig};
+use super::super::raw::{RawAdmin, RawStore};
+use super::super::{AdminConfig, ConfigError, StoreConfig};
 use url::Url;
 
 /// Characters a key prefix may hold: it also becomes part of `SCAN` patterns, where `*`, `?`,
@@ -80,6 +80,39 @@ pub(super) fn validate_store(raw: RawStore) -> Result<StoreConfig, ConfigError> 
         connect_timeout: raw.connect_timeout,
         command_timeout: raw.command_timeout,
         on_unavailable: raw.on_unavailable,
+    })
+}
+
+/// The shortest admin token accepted: a guessable one would open revocation to anyone.
+const MIN_ADMIN_TOKEN: usize = 32;
+
+/// `[admin]`: the token file must hold a long enough token (trailing line breaks ignored).
+pub(super) fn validate_admin(raw: RawAdmin) -> Result<AdminConfig, ConfigError> {
+    let Some(path) = raw.token_file else {
+        return Ok(AdminConfig {
+            token_file: None,
+            token: None,
+        });
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        ConfigError::new(
+            "admin.token_file",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let token = text.trim_end_matches(['\n', '\r']);
+    if token.chars().count() < MIN_ADMIN_TOKEN || token.chars().any(char::is_whitespace) {
+        return Err(ConfigError::new(
+            "admin.token_file",
+            format!(
+                "must hold one token of at least {MIN_ADMIN_TOKEN} characters without spaces \
+                 (`oidc-bff keygen` makes one)"
+            ),
+        ));
+    }
+    Ok(AdminConfig {
+        token_file: Some(path),
+        token: Some(secrecy::SecretString::from(token.to_string())),
     })
 }
 
