@@ -5,7 +5,7 @@
 //! (signature, `iss`, `aud`, `azp`, `exp`, `nonce`); userinfo is read when roles live there.
 
 use super::authorize::Flow;
-use super::tokens::{classify, token_set, TokenSet};
+use super::tokens::{token_set, TokenSet};
 use super::Sso;
 use crate::error::{Context, Error, ErrorKind};
 use openidconnect::{AuthorizationCode, PkceCodeVerifier};
@@ -118,23 +118,20 @@ impl Sso {
         dpop: Option<&super::dpop::DpopKey>,
         now: i64,
     ) -> Result<TokenSet, Error> {
-        let mut nonce_retry = dpop.is_some();
-        let response = loop {
-            // Built anew for a retry: a client assertion is single-use.
-            let (client, params) = self.token_endpoint(provider)?;
-            let mut request = client
-                .exchange_code(AuthorizationCode::new(code.to_string()))
-                .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()));
-            for (name, value) in params {
-                request = request.add_extra_param(name, value);
-            }
-            match request.request_async(&self.token_http(dpop)).await {
-                Err(error) if nonce_retry && super::tokens::is_use_dpop_nonce(&error) => {
-                    nonce_retry = false;
-                }
-                result => break result.map_err(classify),
-            }
-        };
+        let response = self
+            .token_grant(provider, dpop, |client, params, http| {
+                let (code, verifier) = (code.to_string(), pkce_verifier.to_string());
+                Box::pin(async move {
+                    let mut request = client
+                        .exchange_code(AuthorizationCode::new(code))
+                        .set_pkce_verifier(PkceCodeVerifier::new(verifier));
+                    for (name, value) in params {
+                        request = request.add_extra_param(name, value);
+                    }
+                    request.request_async(&http).await
+                })
+            })
+            .await;
         self.count(crate::metrics::SsoCall::Exchange, &response);
         let response = response?;
         Ok(super::tokens::with_dpop(

@@ -3,7 +3,7 @@
 //! again and must keep the subject; userinfo is read again when roles live there.
 
 use super::id_token::ExpectedNonce;
-use super::tokens::{classify, token_set, TokenSet};
+use super::tokens::{token_set, TokenSet};
 use super::Sso;
 use crate::error::{Context, Error};
 use openidconnect::RefreshToken;
@@ -26,21 +26,18 @@ impl Sso {
     ) -> Result<TokenSet, Error> {
         let provider = self.provider().await.context("refreshing the tokens")?;
         let token = RefreshToken::new(refresh_token.to_string());
-        let mut nonce_retry = dpop.is_some();
-        let response = loop {
-            // Built anew for a retry: a client assertion is single-use.
-            let (client, params) = self.token_endpoint(&provider)?;
-            let mut request = client.exchange_refresh_token(&token);
-            for (name, value) in params {
-                request = request.add_extra_param(name, value);
-            }
-            match request.request_async(&self.token_http(dpop)).await {
-                Err(error) if nonce_retry && super::tokens::is_use_dpop_nonce(&error) => {
-                    nonce_retry = false;
-                }
-                result => break result.map_err(classify),
-            }
-        };
+        let response = self
+            .token_grant(&provider, dpop, |client, params, http| {
+                let token = token.clone();
+                Box::pin(async move {
+                    let mut request = client.exchange_refresh_token(&token);
+                    for (name, value) in params {
+                        request = request.add_extra_param(name, value);
+                    }
+                    request.request_async(&http).await
+                })
+            })
+            .await;
         self.count(crate::metrics::SsoCall::Refresh, &response);
         let response = response.context("refreshing the tokens")?;
         let mut tokens = super::tokens::with_dpop(token_set(&response, now), &response, dpop);

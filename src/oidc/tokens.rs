@@ -59,7 +59,7 @@ pub(super) type OAuthError = RequestTokenError<
 
 /// Whether the token endpoint asked for a DPoP nonce (RFC 9449 section 8): the grant is sent
 /// once more, with the nonce [`super::http::Bounded`] remembered.
-pub(super) fn is_use_dpop_nonce(error: &OAuthError) -> bool {
+fn is_use_dpop_nonce(error: &OAuthError) -> bool {
     matches!(
         error,
         RequestTokenError::ServerResponse(response)
@@ -104,6 +104,30 @@ fn unavailable(source: anyhow::Error) -> Error {
 }
 
 impl Sso {
+    /// Sends a grant that `send` makes from the authenticated client, its extra parameters and
+    /// the HTTP client; sent once more when the SSO asks for a DPoP nonce, built anew (a client
+    /// assertion is single-use).
+    pub(super) async fn token_grant(
+        &self,
+        provider: &Provider,
+        dpop: Option<&super::dpop::DpopKey>,
+        send: impl Fn(
+            TokenEndpointClient,
+            Vec<(String, String)>,
+            super::http::Bounded,
+        )
+            -> futures_util::future::BoxFuture<'static, Result<CoreTokenResponse, OAuthError>>,
+    ) -> Result<CoreTokenResponse, Error> {
+        let mut nonce_retry = dpop.is_some();
+        loop {
+            let (client, params) = self.token_endpoint(provider)?;
+            match send(client, params, self.token_http(dpop)).await {
+                Err(error) if nonce_retry && is_use_dpop_nonce(&error) => nonce_retry = false,
+                result => return result.map_err(classify),
+            }
+        }
+    }
+
     /// The client for the token endpoint, authenticated as configured ([`ClientAuth`]), and
     /// the extra parameters every call carries (the `private_key_jwt` assertion).
     ///

@@ -14,6 +14,7 @@ use poem::http::{header, HeaderMap, HeaderValue, Method, Uri};
 use std::sync::Arc;
 
 /// What a proof for one relayed request needs.
+#[derive(Clone)]
 pub(super) struct Proof {
     key: DpopKey,
     access_token: String,
@@ -91,11 +92,7 @@ impl Retry {
         resendable: bool,
     ) -> Retry {
         Retry {
-            proof: Proof {
-                key: proof.key.clone(),
-                access_token: proof.access_token.clone(),
-                url: proof.url.clone(),
-            },
+            proof: proof.clone(),
             method: request.method().clone(),
             uri: request.uri().clone(),
             headers: if resendable {

@@ -93,7 +93,7 @@ pub async fn relay(
     };
     let facts = Facts::of(&req).cloned();
     let proof = session.as_ref().and_then(|s| dpop::Proof::of(s, &url));
-    let bodiless = is_bodiless(&req);
+    let bodiless = proof.is_some() && is_bodiless(&req);
     let bearer = match (&session, &proof) {
         (None, _) => None,
         (Some(session), None) => Some(bearer_of(session)?),

@@ -72,11 +72,12 @@ fn server_path(doc: &Value, source: &SpecSource) -> String {
             }
         }
     }
+    // A file has no URL of its own: relative server URLs resolve against a placeholder.
     let base = match source {
-        SpecSource::Url(url) => url.clone(),
-        SpecSource::File(_) => url::Url::parse("http://document.invalid/").expect("a valid URL"),
+        SpecSource::Url(url) => Some(url.clone()),
+        SpecSource::File(_) => url::Url::parse("http://document.invalid/").ok(),
     };
-    base.join(&url)
+    base.and_then(|base| base.join(&url).ok())
         .map(|resolved| resolved.path().trim_end_matches('/').to_string())
         .unwrap_or_default()
 }

@@ -484,6 +484,17 @@ impl Jar {
 }
 
 impl TestApp {
+    /// Another browser on the same service: the same server and state, empty cookie jars.
+    pub fn another_browser(&self) -> TestApp {
+        TestApp {
+            address: self.address.clone(),
+            state: self.state.clone(),
+            http: self.http.clone(),
+            jar: Jar::default(),
+            sso_jar: Jar::default(),
+        }
+    }
+
     /// GET a BFF path with the jar, absorbing cookies.
     pub async fn get(&mut self, path: &str) -> reqwest::Response {
         let response = self

@@ -779,13 +779,7 @@ async fn secret_files_are_reloaded_on_sighup_and_invalid_content_keeps_what_is_i
     binary
         .wait_for_count("session keys reloaded", 2, LIMIT)
         .await;
-    let mut newer = TestApp {
-        address: app.address.clone(),
-        state: app.state.clone(),
-        http: app.http.clone(),
-        jar: Jar::default(),
-        sso_jar: Jar::default(),
-    };
+    let mut newer = app.another_browser();
     newer.login_as("bob").await;
     assert!(
         app.state
@@ -814,13 +808,7 @@ async fn secret_files_are_reloaded_on_sighup_and_invalid_content_keeps_what_is_i
     binary
         .wait_for_line(|l| l.contains("client secret reloaded"), LIMIT)
         .await;
-    let mut third = TestApp {
-        address: app.address.clone(),
-        state: app.state.clone(),
-        http: app.http.clone(),
-        jar: Jar::default(),
-        sso_jar: Jar::default(),
-    };
+    let mut third = app.another_browser();
     let authorize = third.start_login("/home").await;
     let callback = third.authorize_at_sso(&authorize, "carol").await;
     let response = third.callback(&callback).await;

@@ -355,13 +355,9 @@ async fn a_logout_token_naming_only_sub_ends_the_sessions_signed_in_before_it() 
     let redis = TestRedis::start();
     let (mut one, two) = replicas(&store_config(&redis, "")).await;
     one.login_as("carol").await;
-    let mut other_device = same_browser_at(&one, &two);
-    other_device.jar = Jar::default();
-    other_device.sso_jar = Jar::default();
+    let mut other_device = two.another_browser();
     other_device.login_as("carol").await;
-    let mut bob = same_browser_at(&one, &two);
-    bob.jar = Jar::default();
-    bob.sso_jar = Jar::default();
+    let mut bob = two.another_browser();
     bob.login_as("bob").await;
     let mut claims = logout_claims("unused");
     claims.as_object_mut().unwrap().remove("sid");
@@ -615,6 +611,7 @@ async fn admin_revoke(app: &TestApp, token: Option<&str>, body: Value) -> (u16, 
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
+    assert_eq!(response.headers()["cache-control"], "no-store");
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
