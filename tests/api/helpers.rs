@@ -229,40 +229,33 @@ fn start_sso(path: &str, extra_env: &[(&str, &str)], extra_clients: Vec<Value>) 
     public["alg"] = "PS256".into();
     let pem = String::from_utf8(key_pair.to_pem_private_key()).unwrap();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sso");
-    let mut child = Command::new("node")
-        .arg("server.mjs")
-        .current_dir(dir)
-        .env("SSO_MODE", "test")
-        .env("SSO_HOST", "127.0.0.1")
-        .env("SSO_PORT", "0")
-        .env("SSO_PATH", path)
-        .envs(extra_env.iter().copied())
-        .env("SSO_CLIENTS", {
-            let mut clients = client_list(&public);
-            if let Some(list) = clients.as_array_mut() {
-                list.extend(extra_clients);
-            }
-            clients.to_string()
-        })
-        .env("SSO_ACCESS_TOKEN_TTL", "120")
-        .env("SSO_EXIT_WITH_STDIN", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(if std::env::var_os("SSO_VERBOSE").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .spawn()
-        .expect("start node tests/sso/server.mjs (run `npm ci` in tests/sso)");
-    let stdout = child.stdout.take().unwrap();
-    let stdin = child.stdin.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the SSO's ready line");
-    let ready: Value =
-        serde_json::from_str(&line).unwrap_or_else(|_| panic!("the SSO did not start: {line:?}"));
+    let clients = {
+        let mut clients = client_list(&public);
+        if let Some(list) = clients.as_array_mut() {
+            list.extend(extra_clients);
+        }
+        clients.to_string()
+    };
+    let (child, stdin, ready) = start_ready("the test SSO", || {
+        let mut command = Command::new("node");
+        command
+            .arg("server.mjs")
+            .current_dir(dir)
+            .env("SSO_MODE", "test")
+            .env("SSO_HOST", "127.0.0.1")
+            .env("SSO_PORT", "0")
+            .env("SSO_PATH", path)
+            .envs(extra_env.iter().copied())
+            .env("SSO_CLIENTS", &clients)
+            .env("SSO_ACCESS_TOKEN_TTL", "120")
+            .env("SSO_EXIT_WITH_STDIN", "1")
+            .stderr(if std::env::var_os("SSO_VERBOSE").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
+        command
+    });
     let issuer = ready["issuer"].as_str().unwrap().to_string();
     let base = format!("http://127.0.0.1:{}", ready["port"]);
     let tls_base = ready["tlsPort"]
@@ -320,31 +313,62 @@ static UPSTREAM: OnceLock<TestUpstream> = OnceLock::new();
 pub fn upstream() -> &'static TestUpstream {
     UPSTREAM.get_or_init(|| {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo-upstream");
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(dir)
-            .env("UPSTREAM_HOST", "127.0.0.1")
-            .env("UPSTREAM_PORT", "0")
-            .env("CHAT_EVENTS", "6")
-            .env("CHAT_INTERVAL_MS", "300")
-            .env("UPSTREAM_EXIT_WITH_STDIN", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start node examples/demo-upstream/server.mjs");
-        let stdout = child.stdout.take().unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let ready: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|_| panic!("the upstream did not start: {line:?}"));
+        let (child, stdin, ready) = start_ready("the demo upstream", || {
+            let mut command = Command::new("node");
+            command
+                .arg("server.mjs")
+                .current_dir(dir)
+                .env("UPSTREAM_HOST", "127.0.0.1")
+                .env("UPSTREAM_PORT", "0")
+                .env("CHAT_EVENTS", "6")
+                .env("CHAT_INTERVAL_MS", "300")
+                .env("UPSTREAM_EXIT_WITH_STDIN", "1")
+                .stderr(Stdio::null());
+            command
+        });
         TestUpstream {
             base: format!("http://127.0.0.1:{}", ready["port"]),
             _child: Mutex::new(child),
             _stdin: Mutex::new(stdin),
         }
     })
+}
+
+/// Starts a helper process that prints one JSON ready line on stdout, and returns it with its
+/// stdin (held open: the process exits when it closes) and that line. A start that prints
+/// nothing within 30 s is killed and tried again, up to three times: a wedged start (seen once
+/// as a Node process asleep before it listened) must fail a test run, never hang it.
+fn start_ready(what: &str, command: impl Fn() -> Command) -> (Child, ChildStdin, Value) {
+    for attempt in 1..=3 {
+        let mut child = command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {what} (node, after `npm ci`): {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(line) => {
+                let ready: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| panic!("{what} did not start: {line:?}"));
+                return (child, stdin, ready);
+            }
+            Err(_) => {
+                eprintln!(
+                    "{what} printed no ready line within 30 s (attempt {attempt}); restarting it"
+                );
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+    panic!("{what} never started");
 }
 
 /// A loopback port with nothing listening.
