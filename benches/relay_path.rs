@@ -6,7 +6,6 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use oidc_bff::session::{now, CompactToken};
-use poem::Endpoint;
 use std::sync::Arc;
 
 #[path = "../tests/fixtures/tokens.rs"]
@@ -57,7 +56,7 @@ fn relay(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let (endpoint, cookie) = runtime.block_on(async {
+    let (service, cookie) = runtime.block_on(async {
         let state = Arc::new(oidc_bff::state::AppState::new(config(upstream().await)).unwrap());
         let spec = Arc::new(oidc_bff::spec::ServedSpec::new(
             &oidc_bff::app::spec_document(),
@@ -73,7 +72,7 @@ fn relay(c: &mut Criterion) {
             .seal("__Host-bff", &session.to_bytes())
             .unwrap();
         (
-            oidc_bff::app::endpoint(state, None, spec),
+            oidc_bff::app::service(state, None, spec),
             format!("__Host-bff={sealed}"),
         )
     });
@@ -83,7 +82,7 @@ fn relay(c: &mut Criterion) {
             .header("cookie", &cookie)
             .header("accept", "application/json")
             .finish();
-        let response = endpoint.call(request).await.unwrap();
+        let response = service.clone().handle(request).await;
         assert_eq!(response.status(), 200);
         response.into_body().into_bytes().await.unwrap()
     };

@@ -3,7 +3,6 @@
 
 use crate::api::{AdminApi, BackchannelApi, BffApi};
 use crate::config::Config;
-use crate::cookies::cookie_layer;
 use crate::error::{Error, ErrorKind, Problem};
 use crate::spec::{Rendered, ServedSpec};
 use crate::state::AppState;
@@ -84,7 +83,7 @@ pub struct App {
     listener: tokio::net::TcpListener,
     port: u16,
     state: Arc<AppState>,
-    endpoint: BoxEndpoint<'static>,
+    service: Arc<Service>,
     spec: Arc<ServedSpec>,
 }
 
@@ -108,12 +107,12 @@ impl App {
         let own = spec_document();
         let spec = Arc::new(ServedSpec::new(&own));
         crate::spec::spawn_loader(own, state.config.routes.clone(), spec.clone());
-        let endpoint = endpoint(state.clone(), spa, spec.clone());
+        let service = service(state.clone(), spa, spec.clone());
         Ok(App {
             listener,
             port,
             state,
-            endpoint,
+            service,
             spec,
         })
     }
@@ -137,7 +136,7 @@ impl App {
     /// Serves until `shutdown` completes, then drains in-flight requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let limits = crate::server::Limits::from_config(&self.state.config.server);
-        crate::server::serve(self.listener, self.endpoint, limits, shutdown).await
+        crate::server::serve(self.listener, self.service, limits, shutdown).await
     }
 
     /// Serves until `signal` (SIGTERM) arrives, then shuts down in the order a load balancer
@@ -168,11 +167,11 @@ impl App {
 /// a path the route table claims (judged on its canonical spelling) is relayed; with `spa`,
 /// reads outside `/api/` and our own paths serve the app; everything else is the BFF's API.
 /// `/openapi.json`, `/openapi.yaml` and `/docs` answer whatever `spec` holds at the time.
-pub fn endpoint(
+pub fn service(
     state: Arc<AppState>,
     spa: Option<crate::spa::SpaEndpoint>,
     spec: Arc<ServedSpec>,
-) -> BoxEndpoint<'static> {
+) -> Arc<Service> {
     let api = openapi_service();
     let metrics_state = state.clone();
     let served = |content_type: &'static str, form: fn(&Rendered) -> &String| {
@@ -205,38 +204,80 @@ pub fn endpoint(
         .nest("/", api);
     let own = Arc::new(route.boxed());
     let spa = spa.map(Arc::new);
-    let dispatch_state = state.clone();
-    let root = poem::endpoint::make(move |req: Request| {
-        let own = own.clone();
-        let spa = spa.clone();
-        let state = dispatch_state.clone();
-        async move { dispatch(&state, &own, spa.as_deref(), req).await }
-    });
     let config = &state.config;
-    let cross_site = !config.cors.allowed_origins.is_empty();
-    let cors = poem::middleware::Cors::new()
-        .allow_origin(config.server.public_url.as_str())
-        .allow_origins(config.cors.allowed_origins.iter().map(String::as_str))
-        .allow_credentials(true)
-        .allow_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
-        .allow_headers(["content-type", "accept", "x-xsrf-token", "x-request-id"])
-        .expose_headers(["x-request-id"])
-        .max_age(600);
-    let headers = Arc::new(crate::headers::SecurityHeaders::new(&config.server));
-    let metrics = state.metrics.clone();
-    root
-        // Cross-site mode only: an SPA on another site calls with credentials. Same-site
-        // deployments answer no CORS at all (the Origin check still applies).
-        .with_if(cross_site, cors)
-        .catch_all_error(|error: poem::Error| async move { problem_for(error) })
-        .around(cookie_layer)
-        .data(state)
-        .around(move |ep, req| headers.clone().apply(ep, req))
-        .around(move |ep, req| crate::observe::observe(metrics.clone(), ep, req))
+    // Cross-site mode only: an SPA on another site calls with credentials. Same-site
+    // deployments answer no CORS at all (the Origin check still applies).
+    let cors = (!config.cors.allowed_origins.is_empty()).then(|| {
+        let cors = poem::middleware::Cors::new()
+            .allow_origin(config.server.public_url.as_str())
+            .allow_origins(config.cors.allowed_origins.iter().map(String::as_str))
+            .allow_credentials(true)
+            .allow_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+            .allow_headers(["content-type", "accept", "x-xsrf-token", "x-request-id"])
+            .expose_headers(["x-request-id"])
+            .max_age(600);
+        let (state, own, spa) = (state.clone(), own.clone(), spa.clone());
+        poem::endpoint::make(move |req: Request| {
+            let (state, own, spa) = (state.clone(), own.clone(), spa.clone());
+            async move { dispatch(&state, &own, spa.as_deref(), req).await }
+        })
+        .with(cors)
         .boxed()
+    });
+    Arc::new(Service {
+        headers: crate::headers::SecurityHeaders::new(&config.server),
+        state,
+        own,
+        spa,
+        cors,
+    })
 }
 
-/// Sends one request where it belongs (see [`endpoint`]).
+/// The whole service behind the listener. What every answer needs is done here in a fixed
+/// order, as plain calls rather than a chain of poem middleware (whose boxed layers cost a
+/// measurable share of a relayed request): the request's id, span and facts → its cookies →
+/// the dispatch (behind CORS in cross-site mode) → errors as problem+json → the queued
+/// cookies → the security headers → the id, the metrics and the access-log line.
+pub struct Service {
+    state: Arc<AppState>,
+    own: Arc<BoxEndpoint<'static>>,
+    spa: Option<Arc<crate::spa::SpaEndpoint>>,
+    cors: Option<BoxEndpoint<'static>>,
+    headers: crate::headers::SecurityHeaders,
+}
+
+impl Service {
+    /// Answers one request; errors are answers too.
+    pub async fn handle(self: Arc<Self>, mut req: Request) -> Response {
+        let metrics = &self.state.metrics;
+        let observation = crate::observe::Observation::start(metrics, &mut req);
+        // Boxed once here: the answer's future is a few kilobytes, and each wrapper around it
+        // (span, task-local, the listener's panic guard) would otherwise copy all of it.
+        let mut response = observation.run(Box::pin(self.respond(req))).await;
+        observation.finish(metrics, &mut response);
+        response
+    }
+
+    async fn respond(&self, mut req: Request) -> Response {
+        req.extensions_mut().insert(self.state.clone());
+        let out = crate::cookies::attach(&mut req);
+        let answer = match &self.cors {
+            Some(cors) => cors.call(req).await,
+            None => dispatch(&self.state, &self.own, self.spa.as_deref(), req).await,
+        };
+        let mut response = answer.unwrap_or_else(problem_for);
+        crate::cookies::write_out(&out, &mut response);
+        self.headers.set(&mut response);
+        response
+    }
+}
+
+impl crate::server::Handler for Service {
+    fn handle(self: Arc<Self>, req: Request) -> impl Future<Output = Response> + Send {
+        Service::handle(self, req)
+    }
+}
+
 /// The largest body the BFF's own endpoints read (only the back-channel logout form has one;
 /// relayed bodies stream and are not limited here).
 const OWN_BODY_LIMIT: u64 = 64 * 1024;
@@ -264,6 +305,7 @@ fn limit_body(mut req: Request) -> poem::Result<Request> {
     Ok(req)
 }
 
+/// Sends one request where it belongs (see [`service`]).
 async fn dispatch(
     state: &AppState,
     own: &BoxEndpoint<'static>,
@@ -287,7 +329,9 @@ async fn dispatch(
     let mut response = match state.config.routes.dispatch(req.uri().path()) {
         Dispatch::Route(route, path) => {
             label(route.label.clone());
-            let mut response = crate::relay::relay(state, route, path, req)
+            // Boxed, as the app's below: these futures are kilobytes, and the dispatcher's own
+            // would otherwise be as large as the largest and copied with every wrapper.
+            let mut response = Box::pin(crate::relay::relay(state, route, path, req))
                 .await
                 .map_err(poem::Error::from)?;
             response.extensions_mut().insert(ResponseClass::Relayed);
@@ -303,7 +347,7 @@ async fn dispatch(
         Dispatch::NotRouted => match spa {
             Some(spa) if crate::spa::SpaEndpoint::claims(&req) => {
                 label(crate::observe::own_label("", true));
-                let mut response = spa.call(req).await?;
+                let mut response = Box::pin(spa.call(req)).await?;
                 response.extensions_mut().insert(ResponseClass::App);
                 response
             }

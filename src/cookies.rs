@@ -3,7 +3,7 @@
 //! error responses alike (a 401 must still clear a bad cookie).
 
 use poem::http::{header, HeaderValue};
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::{Request, Response};
 use std::sync::Mutex;
 
 /// The cookies a request carried, in order: one buffer holding every kept name and value,
@@ -162,7 +162,7 @@ impl ResponseCookies {
     }
 }
 
-/// The request's cookies and the response's cookie queue, as [`cookie_layer`] put them in the
+/// The request's cookies and the response's cookie queue, as [`attach`] put them in the
 /// request. Their absence is a wiring bug (an endpoint mounted outside the layer), reported as
 /// an internal error rather than read as "no cookies".
 pub fn of_request(
@@ -187,25 +187,23 @@ pub fn of_request(
     Ok((cookies, out))
 }
 
-/// Wraps an endpoint: request cookies in, queued `Set-Cookie` lines out.
-pub async fn cookie_layer<E: Endpoint>(
-    ep: std::sync::Arc<E>,
-    mut req: Request,
-) -> poem::Result<Response> {
-    let cookies = RequestCookies::from_request(&req);
+/// Reads the request's cookies into its extensions, with an empty queue for the response's
+/// cookies; [`write_out`] puts the queue on the answer.
+pub fn attach(req: &mut Request) -> std::sync::Arc<ResponseCookies> {
+    let cookies = RequestCookies::from_request(req);
     let out = std::sync::Arc::new(ResponseCookies::default());
     req.extensions_mut().insert(cookies);
     req.extensions_mut().insert(out.clone());
-    let mut response = match ep.call(req).await {
-        Ok(response) => response.into_response(),
-        Err(error) => error.into_response(),
-    };
+    out
+}
+
+/// Writes the queued cookies as `Set-Cookie` lines.
+pub fn write_out(out: &ResponseCookies, response: &mut Response) {
     for line in out.take() {
         if let Ok(value) = HeaderValue::from_str(&line) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
     }
-    Ok(response)
 }
 
 #[cfg(test)]

@@ -10,8 +10,7 @@
 
 use crate::config::ServerConfig;
 use poem::http::{header, HeaderValue};
-use poem::{Endpoint, IntoResponse, Request, Response};
-use std::sync::Arc;
+use poem::Response;
 
 pub use crate::config::DEFAULT_CSP;
 
@@ -40,16 +39,8 @@ impl SecurityHeaders {
         }
     }
 
-    /// Runs `ep` and sets the headers on whatever it answers.
-    pub async fn apply<E: Endpoint>(
-        self: Arc<Self>,
-        ep: Arc<E>,
-        req: Request,
-    ) -> poem::Result<Response> {
-        let mut response = match ep.call(req).await {
-            Ok(response) => response.into_response(),
-            Err(error) => error.into_response(),
-        };
+    /// Sets the headers on `response`, by the class the dispatcher recorded in it.
+    pub fn set(&self, response: &mut Response) {
         let class = response
             .extensions()
             .get::<ResponseClass>()
@@ -74,6 +65,5 @@ impl SecurityHeaders {
             }
             ResponseClass::Relayed => {}
         }
-        Ok(response)
     }
 }

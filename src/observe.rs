@@ -11,7 +11,7 @@
 
 use crate::metrics::Metrics;
 use poem::http::HeaderValue;
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::{Request, Response};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -117,55 +117,78 @@ pub fn own_label(path: &str, app: bool) -> Arc<str> {
     label(own.copied().unwrap_or("other"))
 }
 
-/// Wraps the whole service: gives each request its id, span and facts, and writes its
-/// access-log line and metrics when the answer leaves.
-pub async fn observe<E: Endpoint>(
-    metrics: Arc<Metrics>,
-    ep: Arc<E>,
-    mut req: Request,
-) -> poem::Result<Response> {
-    use tracing::Instrument;
-    let started = Instant::now();
-    let id = request_id(req.headers());
-    let facts = Arc::new(Facts::default());
-    req.extensions_mut().insert(facts.clone());
-    let path = req.uri().path();
-    let quiet = matches!(path, "/healthz" | "/readyz" | "/metrics");
-    // The path is the browser's: bounded, so a hostile one cannot fill the log.
-    let shown_path = &path[..path.floor_char_boundary(256)];
-    let span = tracing::info_span!(
-        "request",
-        request_id = %String::from_utf8_lossy(id.as_bytes()),
-        method = %req.method(),
-        path = %shown_path,
-    );
-    crate::telemetry::continue_trace(&span, req.headers());
-    let writes = !matches!(
-        *req.method(),
-        poem::http::Method::GET | poem::http::Method::HEAD | poem::http::Method::OPTIONS
-    );
-    let _in_flight = metrics.in_flight();
-    let call = async move {
-        match ep.call(req).await {
-            Ok(response) => response.into_response(),
-            Err(error) => error.into_response(),
+/// One request as operators see it, from its arrival to its access-log line: its id, span,
+/// facts and the in-flight gauge. [`Observation::start`] when the request arrives, run the
+/// handling inside [`Observation::run`], [`Observation::finish`] with the answer.
+pub struct Observation {
+    started: Instant,
+    id: HeaderValue,
+    facts: Arc<Facts>,
+    span: tracing::Span,
+    quiet: bool,
+    writes: bool,
+    _in_flight: crate::metrics::GaugeGuard,
+}
+
+impl Observation {
+    /// Gives `req` its id and facts (in its extensions) and opens its span.
+    pub fn start(metrics: &Arc<Metrics>, req: &mut Request) -> Observation {
+        let started = Instant::now();
+        let id = request_id(req.headers());
+        let facts = Arc::new(Facts::default());
+        req.extensions_mut().insert(facts.clone());
+        let path = req.uri().path();
+        let quiet = matches!(path, "/healthz" | "/readyz" | "/metrics");
+        // The path is the browser's: bounded, so a hostile one cannot fill the log.
+        let shown_path = &path[..path.floor_char_boundary(256)];
+        let span = tracing::info_span!(
+            "request",
+            request_id = %String::from_utf8_lossy(id.as_bytes()),
+            method = %req.method(),
+            path = %shown_path,
+        );
+        crate::telemetry::continue_trace(&span, req.headers());
+        let writes = !matches!(
+            *req.method(),
+            poem::http::Method::GET | poem::http::Method::HEAD | poem::http::Method::OPTIONS
+        );
+        Observation {
+            started,
+            id,
+            facts,
+            span,
+            quiet,
+            writes,
+            _in_flight: metrics.in_flight(),
         }
-    };
-    let mut response = CURRENT_REQUEST_ID
-        .scope(id.clone(), call.instrument(span.clone()))
-        .await;
-    response.headers_mut().insert(REQUEST_ID, id);
-    let route = facts.route.get().cloned().unwrap_or_else(|| label("other"));
-    let status = response.status().as_u16();
-    metrics.request(&route, writes, status);
-    if !quiet {
+    }
+
+    /// Runs `handling` as this request's work: inside its span, with its id task-local (for
+    /// the SSO calls made on its behalf).
+    pub async fn run<F: std::future::Future>(&self, handling: F) -> F::Output {
+        use tracing::Instrument;
+        CURRENT_REQUEST_ID
+            .scope(self.id.clone(), handling.instrument(self.span.clone()))
+            .await
+    }
+
+    /// Puts the id on the answer, counts it and writes the access-log line.
+    pub fn finish(self, metrics: &Metrics, response: &mut Response) {
+        let facts = &self.facts;
+        let route = facts.route.get().cloned().unwrap_or_else(|| label("other"));
+        let status = response.status().as_u16();
+        response.headers_mut().insert(REQUEST_ID, self.id);
+        metrics.request(&route, self.writes, status);
+        if self.quiet {
+            return;
+        }
         let upstream = facts.upstream.get();
-        span.in_scope(|| {
+        self.span.in_scope(|| {
             tracing::info!(
                 target: "access",
                 route = %route,
                 status,
-                duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+                duration_ms = self.started.elapsed().as_secs_f64() * 1000.0,
                 upstream_status = upstream.map(|u| u.0),
                 upstream_ms = upstream.map(|u| u.1 * 1000.0),
                 sub = facts.subject.get().map(String::as_str),
@@ -173,7 +196,12 @@ pub async fn observe<E: Endpoint>(
             )
         });
     }
-    Ok(response)
+}
+
+/// Whether access-log lines are written (`BFF_LOG` may leave them out); what only they show
+/// is not computed otherwise.
+pub fn access_logged() -> bool {
+    tracing::enabled!(target: "access", tracing::Level::INFO)
 }
 
 #[cfg(test)]

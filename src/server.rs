@@ -11,10 +11,9 @@ use crate::error::Problem;
 use futures_util::FutureExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use poem::endpoint::BoxEndpoint;
 use poem::http::StatusCode;
 use poem::web::{LocalAddr, RemoteAddr};
-use poem::{Addr, Endpoint};
+use poem::Addr;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,6 +29,12 @@ pub const MAX_HEADERS: usize = 100;
 
 /// The body type hyper writes, as poem produces it.
 type ResponseBody = http_body_util::combinators::BoxBody<bytes::Bytes, std::io::Error>;
+
+/// What the listener hands each request to: the whole service, middleware included.
+pub trait Handler: Send + Sync + 'static {
+    /// Answers one request; errors are answers too.
+    fn handle(self: Arc<Self>, req: poem::Request) -> impl Future<Output = poem::Response> + Send;
+}
 
 /// How the listener treats connections; from `[server]`.
 #[derive(Debug, Clone, Copy)]
@@ -58,13 +63,12 @@ impl Limits {
 
 /// Serves `endpoint` on `listener` until `shutdown` completes; then stops accepting, lets
 /// in-flight requests finish for up to `limits.drain_timeout`, and returns.
-pub async fn serve(
+pub async fn serve<H: Handler>(
     listener: TcpListener,
-    endpoint: BoxEndpoint<'static>,
+    handler: Arc<H>,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    let endpoint: Arc<BoxEndpoint<'static>> = Arc::new(endpoint);
     let local = listener.local_addr()?;
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let connections = TaskTracker::new();
@@ -93,10 +97,10 @@ pub async fn serve(
                 continue;
             }
         };
-        let endpoint = endpoint.clone();
+        let handler = handler.clone();
         let stop = stop_rx.clone();
         connections.spawn(async move {
-            serve_connection(stream, local, peer, endpoint, limits, stop).await;
+            serve_connection(stream, local, peer, handler, limits, stop).await;
             drop(permit);
         });
     }
@@ -153,11 +157,11 @@ impl Backoff {
     }
 }
 
-async fn serve_connection(
+async fn serve_connection<H: Handler>(
     stream: TcpStream,
     local: SocketAddr,
     peer: SocketAddr,
-    endpoint: Arc<BoxEndpoint<'static>>,
+    handler: Arc<H>,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -165,7 +169,7 @@ async fn serve_connection(
     let local = LocalAddr(Addr::SocketAddr(local));
     let remote = RemoteAddr(Addr::SocketAddr(peer));
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-        let endpoint = endpoint.clone();
+        let handler = handler.clone();
         let request: poem::Request = (
             request,
             local.clone(),
@@ -174,7 +178,7 @@ async fn serve_connection(
         )
             .into();
         async move {
-            let response = AssertUnwindSafe(endpoint.get_response(request))
+            let response = AssertUnwindSafe(handler.handle(request))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| {

@@ -80,7 +80,7 @@ impl AppState {
     /// Records who the request is for on its access-log line, as `log.subject` says: a keyed
     /// hash of `sub` (stable across lines and replicas sharing the keys) or `sub` itself.
     pub fn note_subject(&self, facts: Option<&Arc<crate::observe::Facts>>, session: &Session) {
-        let Some(facts) = facts else {
+        let Some(facts) = facts.filter(|_| crate::observe::access_logged()) else {
             return;
         };
         let claims = session.id_claims();
@@ -94,7 +94,12 @@ impl AppState {
                     .cookies
                     .ring()
                     .mac(b"oidc-bff log subject v1", sub.as_bytes());
-                tag[..8].iter().map(|b| format!("{b:02x}")).collect()
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                tag[..8]
+                    .iter()
+                    .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+                    .map(char::from)
+                    .collect()
             }
         };
         facts.subject(shown);
