@@ -11,7 +11,6 @@ use crate::session::guard::{Need, SessionState};
 use crate::session::{now, Session};
 use crate::state::AppState;
 use crate::upstream::UpstreamBody;
-use futures_util::{Stream, StreamExt};
 use poem::http::{header, HeaderMap, HeaderName, HeaderValue};
 use poem::{Body, Request, Response};
 use std::net::IpAddr;
@@ -292,14 +291,10 @@ async fn send(
     for name in dropped {
         parts.headers.remove(name);
     }
-    let stream = with_idle_timeout(
-        http_body_util::BodyDataStream::new(body),
-        route.idle_timeout,
-        state.metrics.stream(),
-    );
+    let body = IdleBody::new(body, route.idle_timeout, state.metrics.stream());
     let mut response = Response::builder()
         .status(parts.status)
-        .body(Body::from_bytes_stream(stream));
+        .body(Body::from(http_body_util::BodyExt::boxed(body)));
     *response.headers_mut() = parts.headers;
     Ok(response)
 }
@@ -328,36 +323,100 @@ async fn exchange(
     }
 }
 
-/// Ends `stream` with an error when no piece arrives for `idle`; `open` (the open-streams
-/// gauge) is held until the stream ends or the browser goes away.
-fn with_idle_timeout<S, E>(
-    stream: S,
+/// The upstream's body on its way to the browser, ended with an error when no piece arrives
+/// for `idle`; `open` (the open-streams gauge) is held until it ends or the browser goes away.
+///
+/// The timer is armed only while the upstream keeps the body waiting: a piece that is already
+/// there (the whole body of most API answers) passes without touching the timer wheel.
+/// Trailers are not passed on (the browser gets the data only, as from any relay).
+struct IdleBody {
+    inner: hyper::body::Incoming,
     idle: Duration,
-    open: crate::metrics::GaugeGuard,
-) -> impl Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static
-where
-    S: Stream<Item = Result<bytes::Bytes, E>> + Send + 'static,
-    E: std::fmt::Display,
-{
-    let state = Some((Box::pin(stream), open));
-    futures_util::stream::unfold(state, move |state| async move {
-        let (mut stream, open) = state?;
-        match tokio::time::timeout(idle, stream.next()).await {
-            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some((stream, open)))),
-            Ok(Some(Err(error))) => Some((Err(std::io::Error::other(error.to_string())), None)),
-            Ok(None) => None,
-            Err(_) => {
-                tracing::warn!("the API's answer stalled; ending the stream");
-                Some((
-                    Err(std::io::Error::new(
+    /// The wait's deadline, created at the first wait and reset at each later one.
+    timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    /// Whether `timer` runs for the current wait (a piece arrived since it was set, if not).
+    waiting: bool,
+    done: bool,
+    _open: crate::metrics::GaugeGuard,
+}
+
+impl IdleBody {
+    fn new(inner: hyper::body::Incoming, idle: Duration, open: crate::metrics::GaugeGuard) -> Self {
+        IdleBody {
+            inner,
+            idle,
+            timer: None,
+            waiting: false,
+            done: false,
+            _open: open,
+        }
+    }
+
+    /// Called when the upstream has nothing yet: starts the wait's timer (or keeps the running
+    /// one) and tells whether it has run out.
+    fn stalled(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        let deadline = tokio::time::Instant::now() + self.idle;
+        let timer = match &mut self.timer {
+            Some(timer) => {
+                if !self.waiting {
+                    timer.as_mut().reset(deadline);
+                }
+                timer
+            }
+            None => self
+                .timer
+                .insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        self.waiting = true;
+        std::future::Future::poll(timer.as_mut(), cx).is_ready()
+    }
+}
+
+impl http_body::Body for IdleBody {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        // Each turn consumes a frame the upstream sent, so the loop ends with its body.
+        loop {
+            match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    this.waiting = false;
+                    if frame.is_data() {
+                        return Poll::Ready(Some(Ok(frame)));
+                    }
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(std::io::Error::other(error.to_string()))));
+                }
+                Poll::Ready(None) => {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending if this.stalled(cx) => {
+                    this.done = true;
+                    tracing::warn!("the API's answer stalled; ending the stream");
+                    return Poll::Ready(Some(Err(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
                         "the API's answer stalled",
-                    )),
-                    None,
-                ))
+                    ))));
+                }
+                Poll::Pending => return Poll::Pending,
             }
         }
-    })
+    }
+
+    // `is_end_stream` and `size_hint` keep their defaults: the upstream's `Content-Length`
+    // header (passed on) frames the answer, as it does for any streamed body.
 }
 
 #[cfg(test)]

@@ -272,6 +272,88 @@ async fn server_sent_events_arrive_as_they_are_produced() {
     );
 }
 
+/// Posts a chat message to `prefix`'s stream and reads the answer to its end: the events that
+/// arrived (with when), the text, and whether the body ended in an error.
+async fn read_stream(app: &mut TestApp, prefix: &str) -> (Vec<Duration>, String, bool) {
+    let csrf = app.csrf();
+    let started = Instant::now();
+    let response = app
+        .http
+        .post(format!("{}{prefix}/stream", app.address))
+        .header("cookie", app.jar.header())
+        .header("x-xsrf-token", &csrf)
+        .header("content-type", "application/json")
+        .body("{\"message\":\"stream please\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{prefix}");
+    let mut stream = response.bytes_stream();
+    let (mut arrivals, mut text) = (Vec::new(), String::new());
+    // The guard only keeps a broken relay from hanging the suite; nothing is timed by it.
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(chunk) = stream.next().await {
+            let Ok(chunk) = chunk else {
+                return true;
+            };
+            let piece = String::from_utf8_lossy(&chunk);
+            for _ in 0..piece.matches("data:").count() {
+                arrivals.push(started.elapsed());
+            }
+            text.push_str(&piece);
+        }
+        false
+    })
+    .await;
+    let failed = read.expect("the relayed stream neither ended nor failed");
+    (arrivals, text, failed)
+}
+
+#[tokio::test]
+async fn a_stream_pausing_longer_than_its_routes_idle_timeout_is_ended_and_a_steady_one_is_not() {
+    let _sso = shared_sso().await;
+    // The upstream sends an event every 300 ms. One route waits 100 ms at most between two
+    // pieces, the other 1 s: the first must cut the answer after the first pause, the second
+    // must carry the whole answer although it lasts longer than its idle timeout.
+    let up = &upstream().base;
+    let extra = format!(
+        r#"
+        [[routes]]
+        prefix = "/api/stalls"
+        upstream = "{up}/chat"
+        idle_timeout = "100ms"
+        [[routes]]
+        prefix = "/api/steady"
+        upstream = "{up}/chat"
+        idle_timeout = "1s"
+        "#
+    );
+    let config = oidc_bff::Config::from_figment(
+        "test".into(),
+        figment::Figment::from(
+            <figment::providers::Toml as figment::providers::Format>::string(&config_toml(&extra)),
+        ),
+    )
+    .expect("valid configuration");
+    let mut app = spawn_app_with(config).await;
+    app.login_as("alice").await;
+
+    let (arrivals, text, failed) = read_stream(&mut app, "/api/stalls").await;
+    assert!(failed, "the stalled answer ended normally: {text}");
+    assert!(!text.contains("event: done"), "{text}");
+    assert!(arrivals.len() < 7, "{arrivals:?}");
+
+    let (arrivals, text, failed) = read_stream(&mut app, "/api/steady").await;
+    assert!(!failed, "{text}");
+    assert!(text.contains("event: done"), "{text}");
+    assert_eq!(arrivals.len(), 7, "six tokens and the done event");
+    let lasted = arrivals[6] - arrivals[0];
+    assert!(
+        lasted > Duration::from_secs(1),
+        "the answer took {lasted:?}, not longer than the idle timeout: it proves nothing"
+    );
+}
+
 const SPA_ORIGIN: &str = "https://spa.example.org";
 
 async fn cross_site_app() -> TestApp {
