@@ -358,19 +358,49 @@ sign_in() { # sign_in CONTENDER COUNT OUT_FILE [--verify PATH]: cookies to OUT_F
     }
 }
 
+# CPU time (user + system) in microseconds the given processes have used so far.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_us() {
+  local ticks=0 pid t
+  for pid in "$@"; do
+    # Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the "(comm)" field,
+    # which may hold spaces.
+    t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null) || continue
+    ticks=$((ticks + ${t:-0}))
+  done
+  echo $((ticks * 1000000 / CLK_TCK))
+}
+
+# contender_pids SCENARIO CONTENDER: the processes that serve a run (nginx: master and
+# workers; Express: primary and workers).
+contender_pids() {
+  case "$1:$2" in
+    due:*) echo "${PID[due]}" ;;
+    many:* | *:bff-many) echo "${PID[many]}" ;;
+    *:nginx) echo "${PID[nginx]}"; children "${PID[nginx]}" ;;
+    *:express) echo "${PID[express]}"; children "${PID[express]}" ;;
+    *) echo "${PID[$2]:-}" ;;
+  esac
+}
+
 # run_wrk SCENARIO CONTENDER ROUND SECONDS LUA_SCRIPT URL [wrk args...]: one wrk run; its summary
-# becomes a fact, its full output goes to logs/wrk.log.
+# and the CPU time the contender used during it become a fact, its full output goes to
+# logs/wrk.log. CPU per request is the steadier figure on a shared machine: throughput moves
+# with whatever else the cores run, the work done per request much less.
 run_wrk() {
-  local out
+  local out pids before after
+  mapfile -t pids < <(contender_pids "$1" "$2")
+  before=$(cpu_us "${pids[@]}")
   out=$(wrk -t1 -c"$CONNECTIONS" -d"$4s" --latency -s "$HERE/$5" "${@:7}" "$6" 2>&1) \
     || { echo "$out" >&2; die "wrk failed against $2"; }
+  after=$(cpu_us "${pids[@]}")
   printf '== %s %s round %s\n%s\n' "$1" "$2" "$3" "$out" >> "$WORK/logs/wrk.log"
   local result
   result=$(grep '^WRK_RESULT ' <<<"$out" | cut -d' ' -f2-) || die "no summary from wrk against $2"
-  printf '{"kind":"run","scenario":"%s","contender":"%s","round":%s,"wrk":%s}\n' "$1" "$2" "$3" "$result" >> "$FACTS"
+  printf '{"kind":"run","scenario":"%s","contender":"%s","round":%s,"cpu_us":%s,"wrk":%s}\n' "$1" "$2" "$3" "$((after - before))" "$result" >> "$FACTS"
   # shellcheck disable=SC2016 # JavaScript, not shell
   node -e 'const w=JSON.parse(process.argv[1]); const e=w.status_errors+w.connect+w.read+w.write+w.timeout;
-    console.error(`relay:   ${process.argv[2].padEnd(23)} ${String(Math.round(w.requests/(w.duration_us/1e6))).padStart(7)} req/s  p99 ${(w.p99_us/1000).toFixed(2)} ms  errors ${e}`)' "$result" "$1 $2"
+    console.error(`relay:   ${process.argv[2].padEnd(23)} ${String(Math.round(w.requests/(w.duration_us/1e6))).padStart(7)} req/s  p99 ${(w.p99_us/1000).toFixed(2)} ms  cpu ${(process.argv[3]/w.requests).toFixed(1)} µs/req  errors ${e}`)' "$result" "$1 $2" "$((after - before))"
 }
 
 fact() { echo "$1" >> "$FACTS"; }

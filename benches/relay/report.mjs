@@ -1,6 +1,6 @@
 // Prints the tables of benches/relay.sh from its facts file (JSON lines):
 //   {"kind":"run","scenario":"main"|"session"|"warmup"|"warmup-session"|"due"|"many",
-//    "contender":"nginx"|"bff"|"store"|"express"|"baseline","round":1,"wrk":{...}}
+//    "contender":"nginx"|"bff"|"store"|"express"|"baseline","round":1,"cpu_us":123456,"wrk":{...}}
 //   {"kind":"rss","scenario":"main"|"due"|"many","contender":"...","kib":12345,"processes":3}
 //   {"kind":"cookie","contender":"bff"|"express"|"baseline","bytes":1434,"names":["__Host-bff"]}
 //   {"kind":"sessions","scenario":"due"|"many","count":100}
@@ -33,6 +33,7 @@ const int = (n) => Math.round(n).toLocaleString('en-US');
 const ms = (us) => `${(us / 1000).toFixed(us < 10000 ? 2 : 1)} ms`;
 const mib = (kib) => (kib == null ? '–' : `${(kib / 1024).toFixed(1)} MiB`);
 const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '–');
+const us = (x) => (x == null ? '–' : `${x.toFixed(1)} µs`);
 const range = (xs, fmt) => (xs.length > 1 ? ` (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})` : '');
 
 const runs = (scenario, contender) => facts.filter((f) => f.kind === 'run' && f.scenario === scenario
@@ -53,6 +54,8 @@ function summary(list) {
     p99Range: range(list.map((f) => f.wrk.p99_us), (us) => (us / 1000).toFixed(1)),
     errors: list.reduce((n, f) => n + errors(f.wrk), 0),
     requests: list.reduce((n, f) => n + f.wrk.requests, 0),
+    // CPU time the contender's processes used per request (µs), when the run recorded it.
+    cpu: list.every((f) => f.cpu_us != null) ? median(list.map((f) => f.cpu_us / f.wrk.requests)) : null,
   };
 }
 
@@ -62,32 +65,35 @@ const rounds = Math.max(0, ...Object.values(main).filter(Boolean).map((s) => s.r
 const plural = (n) => `${n} round${n === 1 ? '' : 's'}`;
 const vsBaseline = main.baseline != null; // the "× baseline" columns only when a baseline ran
 console.log(`\n### One authenticated GET relayed to a static nginx upstream (median of ${plural(rounds)}, min–max)\n`);
-console.log(`| | requests/s | p50 | p99 | errors | peak RSS | session cookie | × nginx | × express |${vsBaseline ? ' × baseline |' : ''}`);
-console.log(`|---|---|---|---|---|---|---|---|---|${vsBaseline ? '---|' : ''}`);
+console.log(`| | requests/s | p50 | p99 | errors | CPU per request | peak RSS | session cookie | × nginx | × express | CPU × nginx |${vsBaseline ? ' × baseline |' : ''}`);
+console.log(`|---|---|---|---|---|---|---|---|---|---|---|${vsBaseline ? '---|' : ''}`);
 for (const [c, s] of Object.entries(main)) {
   if (!s) continue;
   const cookie = one('cookie', null, c);
   const rss = one('rss', 'main', c);
   console.log(`| ${NAMES[c]} | ${int(s.rps)}${s.rpsRange} | ${ms(s.p50)} | ${ms(s.p99)}${s.p99Range} | `
-    + `${s.errors} | ${mib(rss?.kib)} | ${cookie ? `${int(cookie.bytes)} B` : '–'} | `
-    + `${ratio(s.rps, main.nginx?.rps)} | ${ratio(s.rps, main.express?.rps)} |`
+    + `${s.errors} | ${us(s.cpu)} | ${mib(rss?.kib)} | ${cookie ? `${int(cookie.bytes)} B` : '–'} | `
+    + `${ratio(s.rps, main.nginx?.rps)} | ${ratio(s.rps, main.express?.rps)} | ${ratio(s.cpu, main.nginx?.cpu)} |`
     + `${vsBaseline ? ` ${ratio(s.rps, main.baseline.rps)} |` : ''}`);
 }
 console.log('\nerrors: responses >= 400 plus socket errors (connect, read, write, timeout), all rounds. '
   + 'Peak RSS: VmHWM summed over nginx\'s master and workers, over the Express workers (not the '
   + `cluster primary), the one oidc-bff process${vsBaseline || main.store ? ' (each)' : ''}, over its whole run (the /api/session `
-  + 'runs included). Session cookie: the Cookie header value (name=value pairs) each sends.');
+  + 'runs included). Session cookie: the Cookie header value (name=value pairs) each sends. '
+  + 'CPU per request: user and system time of the contender\'s processes (nginx: master and workers; '
+  + 'Express: primary and workers) during a run, divided by the requests it answered (median of the '
+  + 'rounds); CPU × nginx is that cost over nginx\'s.');
 
 // ---------------------------------------------------------------- GET /api/session
 const session = Object.fromEntries(['bff', 'store', 'baseline'].map((c) => [c, summary(runs('session', c))]));
 if (session.bff || session.baseline) {
   const n = Math.max(...Object.values(session).filter(Boolean).map((s) => s.rounds));
   console.log(`\n### GET /api/session (open the cookie, refresh if due, build the JSON) (median of ${plural(n)}, min–max)\n`);
-  console.log(`| | requests/s | p50 | p99 | errors |${session.baseline ? ' × baseline |' : ''}`);
-  console.log(`|---|---|---|---|---|${session.baseline ? '---|' : ''}`);
+  console.log(`| | requests/s | p50 | p99 | errors | CPU per request |${session.baseline ? ' × baseline |' : ''}`);
+  console.log(`|---|---|---|---|---|---|${session.baseline ? '---|' : ''}`);
   for (const [c, s] of Object.entries(session)) {
     if (!s) continue;
-    console.log(`| ${NAMES[c]} | ${int(s.rps)}${s.rpsRange} | ${ms(s.p50)} | ${ms(s.p99)}${s.p99Range} | ${s.errors} |`
+    console.log(`| ${NAMES[c]} | ${int(s.rps)}${s.rpsRange} | ${ms(s.p50)} | ${ms(s.p99)}${s.p99Range} | ${s.errors} | ${us(s.cpu)} |`
       + `${session.baseline ? ` ${ratio(s.rps, session.baseline.rps)} |` : ''}`);
   }
   console.log('\nThe same signed-in cookie and wrk settings as the relay, in each round after the relay runs. '
