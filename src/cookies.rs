@@ -1,6 +1,7 @@
-//! Request and response cookies without a jar: a middleware parses the request's `Cookie`
-//! headers once and appends whatever `Set-Cookie` lines the handler queued, on success and on
-//! error responses alike (a 401 must still clear a bad cookie).
+//! Request and response cookies without a jar: the service parses the request's `Cookie`
+//! headers once ([`attach`]) and appends whatever `Set-Cookie` lines the handler queued
+//! ([`write_out`]), on success and on error responses alike (a 401 must still clear a bad
+//! cookie).
 
 use poem::http::{header, HeaderValue};
 use poem::{Request, Response};
@@ -163,8 +164,8 @@ impl ResponseCookies {
 }
 
 /// The request's cookies and the response's cookie queue, as [`attach`] put them in the
-/// request. Their absence is a wiring bug (an endpoint mounted outside the layer), reported as
-/// an internal error rather than read as "no cookies".
+/// request. Their absence is a wiring bug (an endpoint called outside `app::Service`), reported
+/// as an internal error rather than read as "no cookies".
 pub fn of_request(
     req: &Request,
 ) -> Result<(&RequestCookies, std::sync::Arc<ResponseCookies>), crate::error::Error> {

@@ -61,7 +61,7 @@ impl Limits {
     }
 }
 
-/// Serves `endpoint` on `listener` until `shutdown` completes; then stops accepting, lets
+/// Serves `handler` on `listener` until `shutdown` completes; then stops accepting, lets
 /// in-flight requests finish for up to `limits.drain_timeout`, and returns.
 pub async fn serve<H: Handler>(
     listener: TcpListener,

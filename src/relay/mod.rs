@@ -334,7 +334,8 @@ struct IdleBody {
     idle: Duration,
     /// The wait's deadline, created at the first wait and reset at each later one.
     timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
-    /// Whether `timer` runs for the current wait (a piece arrived since it was set, if not).
+    /// Whether `timer` is set for the current wait; false once a piece arrives, so that the
+    /// next wait sets it afresh.
     waiting: bool,
     done: bool,
     _open: crate::metrics::GaugeGuard,
