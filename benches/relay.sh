@@ -187,6 +187,15 @@ failed_to_start() { # failed_to_start NAME WHAT
   exit 1
 }
 
+printed_ready_line() { # printed_ready_line NAME: whether the process printed its ready line within 15 s
+  for _ in $(seq 150); do
+    [ -s "$WORK/logs/$1.out" ] && return 0
+    kill -0 "${PID[$1]}" 2>/dev/null || failed_to_start "$1" "exited"
+    sleep 0.1
+  done
+  return 1
+}
+
 wait_ready_line() { # wait_ready_line NAME: the process printed its JSON ready line
   for _ in $(seq 150); do
     [ -s "$WORK/logs/$1.out" ] && return 0
@@ -241,8 +250,18 @@ start_sso() {
      \"token_endpoint_auth_method\":\"client_secret_basic\",\"grant_types\":[\"authorization_code\",\"refresh_token\"],\"response_types\":[\"code\"]}]"
   # Access tokens live an hour: no session of the main runs comes near a refresh. The due-token
   # run gets its refreshes from the BFF's refresh_skew instead.
-  start sso env SSO_MODE=test SSO_HOST=127.0.0.1 SSO_PORT="$SSO_PORT" SSO_PATH=/oidc/bench \
-    SSO_CLIENTS="$clients" SSO_ACCESS_TOKEN_TTL=3600 SSO_ACCESS_TOKEN_FORMAT="$AT_FORMAT" node tests/sso/server.mjs
+  # A start that prints no ready line within 15 s is stopped and tried again, up to three
+  # times: a wedged Node start (seen rarely: the process asleep before it listens) must not
+  # fail the run by itself.
+  local attempt
+  for attempt in 1 2 3; do
+    start sso env SSO_MODE=test SSO_HOST=127.0.0.1 SSO_PORT="$SSO_PORT" SSO_PATH=/oidc/bench \
+      SSO_CLIENTS="$clients" SSO_ACCESS_TOKEN_TTL=3600 SSO_ACCESS_TOKEN_FORMAT="$AT_FORMAT" node tests/sso/server.mjs
+    [ "$attempt" = 3 ] && break
+    printed_ready_line sso && break
+    log "the SSO printed no ready line within 15 s (attempt $attempt of 3); starting it again"
+    stop sso
+  done
   wait_ready_line sso
   ISSUER=$(json_field issuer < "$WORK/logs/sso.out")
   SSO_ORIGIN="http://127.0.0.1:$SSO_PORT"
