@@ -233,34 +233,8 @@ async fn server_sent_events_arrive_as_they_are_produced() {
     let _sso = shared_sso().await;
     let mut app = spawn_app().await;
     app.login_as("alice").await;
-    let csrf = app.csrf();
-    let started = Instant::now();
-    let response = app
-        .http
-        .post(format!("{}/api/chat/stream", app.address))
-        .header("cookie", app.jar.header())
-        .header("x-xsrf-token", &csrf)
-        .header("content-type", "application/json")
-        .body("{\"message\":\"stream please\"}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/event-stream"));
-    let mut stream = response.bytes_stream();
-    let mut arrivals = Vec::new();
-    let mut text = String::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.unwrap();
-        let events = String::from_utf8_lossy(&chunk).matches("data:").count();
-        for _ in 0..events {
-            arrivals.push(started.elapsed());
-        }
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let (arrivals, text, failed) = read_stream(&mut app, "/api/chat").await;
+    assert!(!failed, "{text}");
     assert!(text.contains("event: done"), "{text}");
     assert_eq!(arrivals.len(), 7, "six tokens and the done event");
     // The upstream sends an event every 300 ms: unbuffered, the first reaches us at least a
@@ -272,8 +246,8 @@ async fn server_sent_events_arrive_as_they_are_produced() {
     );
 }
 
-/// Posts a chat message to `prefix`'s stream and reads the answer to its end: the events that
-/// arrived (with when), the text, and whether the body ended in an error.
+/// Posts a chat message to `prefix`'s stream, checks that an event stream answers, and reads it
+/// to its end: when each event arrived, the text, and whether the body ended in an error.
 async fn read_stream(app: &mut TestApp, prefix: &str) -> (Vec<Duration>, String, bool) {
     let csrf = app.csrf();
     let started = Instant::now();
@@ -288,6 +262,10 @@ async fn read_stream(app: &mut TestApp, prefix: &str) -> (Vec<Duration>, String,
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "{prefix}");
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
     let mut stream = response.bytes_stream();
     let (mut arrivals, mut text) = (Vec::new(), String::new());
     // The guard only keeps a broken relay from hanging the suite; nothing is timed by it.
