@@ -202,7 +202,10 @@ pub fn service(
             }),
         )
         .nest("/", api);
-    let own = Arc::new(route.boxed());
+    let own = Arc::new(Own {
+        api: openapi_service().boxed(),
+        rest: route.boxed(),
+    });
     let spa = spa.map(Arc::new);
     let config = &state.config;
     // Cross-site mode only: an SPA on another site calls with credentials. Same-site
@@ -240,7 +243,7 @@ pub fn service(
 /// cookies → the security headers → the id, the metrics and the access-log line.
 pub struct Service {
     state: Arc<AppState>,
-    own: Arc<BoxEndpoint<'static>>,
+    own: Arc<Own>,
     spa: Option<Arc<crate::spa::SpaEndpoint>>,
     cors: Option<BoxEndpoint<'static>>,
     headers: crate::headers::SecurityHeaders,
@@ -278,6 +281,25 @@ impl crate::server::Handler for Service {
     }
 }
 
+/// The BFF's own endpoints. Its API (`/api/...`) goes straight to poem-openapi's routes; the
+/// rest (docs, the spec, metrics, probes) goes through a route tree that nests the same API at
+/// `/` for the probes. Both lead to the same handlers: the shortcut only spares the API's
+/// requests a route lookup and a nesting layer, each moving the whole request.
+struct Own {
+    api: BoxEndpoint<'static>,
+    rest: BoxEndpoint<'static>,
+}
+
+impl Own {
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        if req.uri().path().starts_with("/api/") {
+            self.api.call(req).await
+        } else {
+            self.rest.call(req).await
+        }
+    }
+}
+
 /// The largest body the BFF's own endpoints read (only the back-channel logout form has one;
 /// relayed bodies stream and are not limited here).
 const OWN_BODY_LIMIT: u64 = 64 * 1024;
@@ -308,7 +330,7 @@ fn limit_body(mut req: Request) -> poem::Result<Request> {
 /// Sends one request where it belongs (see [`service`]).
 async fn dispatch(
     state: &AppState,
-    own: &BoxEndpoint<'static>,
+    own: &Own,
     spa: Option<&crate::spa::SpaEndpoint>,
     req: Request,
 ) -> poem::Result<Response> {
