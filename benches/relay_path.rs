@@ -91,6 +91,23 @@ fn relay(c: &mut Criterion) {
         "relay one authenticated GET in process (upstream on loopback)",
         |b| b.iter(|| runtime.block_on(call())),
     );
+    // The BFF's own most frequent call, through the same service: the opened-session cache,
+    // the CSRF cookie check and the session described once.
+    let session = || async {
+        let request = poem::Request::builder()
+            .uri(poem::http::Uri::from_static("/api/session"))
+            .header("cookie", &cookie)
+            .header("accept", "application/json")
+            .finish();
+        let response = service.clone().handle(request).await;
+        assert_eq!(response.status(), 200);
+        response.into_body().into_bytes().await.unwrap()
+    };
+    let body = runtime.block_on(session());
+    assert!(body.starts_with(b"{\"authenticated\":true"), "{body:?}");
+    c.bench_function("GET /api/session in process", |b| {
+        b.iter(|| runtime.block_on(session()))
+    });
 }
 
 criterion_group!(benches, relay);

@@ -284,7 +284,8 @@ impl crate::server::Handler for Service {
 /// The BFF's own endpoints. Its API (`/api/...`) goes straight to poem-openapi's routes; the
 /// rest (docs, the spec, metrics, probes) goes through a route tree that nests the same API at
 /// `/` for the probes. Both lead to the same handlers: the shortcut only spares the API's
-/// requests a route lookup and a nesting layer, each moving the whole request.
+/// requests a route lookup and a nesting layer, each moving the whole request. `GET
+/// /api/session`, the call every SPA load makes, skips poem-openapi's layers too.
 struct Own {
     api: BoxEndpoint<'static>,
     rest: BoxEndpoint<'static>,
@@ -293,6 +294,9 @@ struct Own {
 impl Own {
     async fn call(&self, req: Request) -> poem::Result<Response> {
         if req.uri().path().starts_with("/api/") {
+            if let Some(answer) = crate::api::session_direct(&req).await {
+                return answer;
+            }
             self.api.call(req).await
         } else {
             self.rest.call(req).await
