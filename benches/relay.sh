@@ -15,6 +15,10 @@
 #                                    the deny-list holds --deny-entries (10,000) other sessions, so
 #                                    the check is not the empty-list shortcut. `--smoke --store`
 #                                    works too (scripts/test.sh runs --smoke alone)
+#   benches/relay.sh --floor /path/to/relay_floor   the stack's floor from that binary (built
+#                                    from examples/relay_floor.rs; FLOOR_BIN too); without
+#                                    BFF_BIN the script builds it, with BFF_BIN and neither
+#                                    given the floor is left out; --no-floor leaves it out always
 #   benches/relay.sh --profile 10    only oidc-bff, 10 s under wrk while `perf record` samples it
 #                                    (cpu-clock); prints the hottest symbols and keeps perf.data
 #
@@ -25,7 +29,10 @@
 #      missing or older than their lock file;
 #   2. starts the test SSO (tests/sso, oidc-provider), nginx serving one small JSON file (the
 #      static upstream), nginx relaying to it, oidc-bff relaying to it (a [[routes]] entry with
-#      token = "access") and the Express peer (benches/relay/express-app.mjs, 2 workers);
+#      token = "access"), the Express peer (benches/relay/express-app.mjs, 2 workers) and the
+#      stack's floor: examples/relay_floor.rs, a plain hyper relay with no authentication and
+#      no BFF work, twice (hyper-util's pooled client as oidc-bff uses; one upstream connection
+#      per browser connection, driven in its task);
 #      oidc-bff and Express are both clients of the same SSO; with --baseline (or
 #      BFF_BASELINE_BIN) a second oidc-bff from that binary, same configuration, own port and
 #      session key, signed in through the same SSO client; with --store a redis-server (Debian's,
@@ -51,7 +58,7 @@
 # cookies, wrk's full output in logs/wrk.log) live in a mktemp directory, kept when the run
 # fails or KEEP_WORK=1.
 #
-# Environment: BFF_BIN (use this oidc-bff binary, no build), BFF_BASELINE_BIN (as --baseline;
+# Environment: BFF_BIN (use this oidc-bff binary, no build), FLOOR_BIN (as --floor), BFF_BASELINE_BIN (as --baseline;
 # the option wins), CARGO_TARGET_DIR (default ~/.cache/oidc-bff/target, as
 # scripts/loadtest.sh), KEEP_WORK=1, TMPDIR.
 #
@@ -66,7 +73,7 @@ cd "$REPO"
 
 # ---------------------------------------------------------------- options
 ROUNDS=3 DURATION=5 WARMUP=2 SESSIONS=1000 DUE_SESSIONS=100 CONNECTIONS=32 SMOKE=0 AT_FORMAT=opaque
-PROFILE=0 BASELINE="" STORE=0 DENY_ENTRIES=10000
+PROFILE=0 BASELINE="" STORE=0 DENY_ENTRIES=10000 FLOOR=""
 usage() { sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -80,6 +87,8 @@ while [ $# -gt 0 ]; do
     --profile) PROFILE=${2:?--profile needs seconds}; shift ;;
     --baseline) BASELINE=${2:?--baseline needs the path of an oidc-bff binary}; shift ;;
     --store) STORE=1 ;;
+    --floor) FLOOR=${2:?--floor needs the path of a relay_floor binary}; shift ;;
+    --no-floor) FLOOR=none ;;
     --deny-entries) DENY_ENTRIES=${2:?--deny-entries needs a number}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "relay: unknown argument $1 (see --help)" >&2; exit 64 ;;
@@ -99,6 +108,7 @@ LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg) # other work on the machine skews every
 
 # Our own override, then no stray BFF_* variable may reach the BFF processes.
 BIN=${BFF_BIN:-}
+FLOOR=${FLOOR:-${FLOOR_BIN:-}}
 BASELINE=${BASELINE:-${BFF_BASELINE_BIN:-}}
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^BFF_' || true)
 
@@ -131,14 +141,18 @@ prerequisites() {
   if [ "$STORE" = 1 ]; then command -v redis-server >/dev/null || install_debian redis-server; fi
   if [ -z "$BIN" ]; then
     export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oidc-bff/target}"
-    log "cargo build --release --locked"
-    cargo build --release --locked --quiet
+    log "cargo build --release --locked --bin oidc-bff --example relay_floor"
+    cargo build --release --locked --quiet --bin oidc-bff --example relay_floor
     BIN="$CARGO_TARGET_DIR/release/oidc-bff"
+    [ -z "$FLOOR" ] && FLOOR="$CARGO_TARGET_DIR/release/examples/relay_floor"
     BUILT="release build of git $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' with local changes')"
   else
     BUILT="binary $BIN (BFF_BIN)"
   fi
   [ -x "$BIN" ] || die "no oidc-bff binary at $BIN"
+  [ "$FLOOR" = none ] && FLOOR=""
+  [ -z "$FLOOR" ] && log "no floor: BFF_BIN without FLOOR_BIN (or --floor); the report leaves it out"
+  [ -z "$FLOOR" ] || [ -x "$FLOOR" ] || die "no relay_floor binary at $FLOOR (--floor)"
   [ -z "$BASELINE" ] || [ -x "$BASELINE" ] || die "no oidc-bff binary at $BASELINE (--baseline)"
   npm_ci_if_stale "$REPO/tests/sso"
   npm_ci_if_stale "$HERE"
@@ -460,7 +474,7 @@ mkdir -p "$WORK/logs"
 FACTS="$WORK/facts.jsonl"
 : > "$FACTS"
 NGINX_WORKERS=$(nproc)
-read -r SSO_PORT UPSTREAM_PORT NGINX_PORT BFF_PORT DUE_PORT MANY_PORT EXPRESS_PORT BASELINE_PORT STORE_PORT REDIS_PORT < <(free_ports 10)
+read -r SSO_PORT UPSTREAM_PORT NGINX_PORT BFF_PORT DUE_PORT MANY_PORT EXPRESS_PORT BASELINE_PORT STORE_PORT REDIS_PORT FLOOR_PORT PINNED_PORT < <(free_ports 12)
 SESSION_KEY=$("$BIN" keygen) || die "$BIN keygen failed"
 BASELINE_KEY=$SESSION_KEY # its own key when the older binary can make one, else the same
 if [ -n "$BASELINE" ]; then BASELINE_KEY=$("$BASELINE" keygen 2>/dev/null) || BASELINE_KEY=$SESSION_KEY; fi
@@ -503,6 +517,16 @@ if [ -n "$BASELINE" ]; then
   CONTENDERS+=(baseline)
   SESSION_CONTENDERS+=(baseline)
 fi
+if [ -n "$FLOOR" ]; then
+  # The stack's floor: the same GET through a plain hyper relay (examples/relay_floor.rs), with
+  # hyper-util's pooled client as oidc-bff uses, and with one upstream connection per browser
+  # connection driven in the same task.
+  start floor "$FLOOR" "127.0.0.1:$FLOOR_PORT" "127.0.0.1:$UPSTREAM_PORT" pooled
+  start pinned "$FLOOR" "127.0.0.1:$PINNED_PORT" "127.0.0.1:$UPSTREAM_PORT" pinned
+  wait_http floor "http://127.0.0.1:$FLOOR_PORT/api/data/item"
+  wait_http pinned "http://127.0.0.1:$PINNED_PORT/api/data/item"
+  CONTENDERS+=(floor pinned)
+fi
 
 describe_machine
 log "signing in to ${CONTENDERS[*]:1}"
@@ -512,14 +536,17 @@ declare -A URL=(
   [express]="http://127.0.0.1:$EXPRESS_PORT/api/data/item"
   [baseline]="http://127.0.0.1:$BASELINE_PORT/api/data/item"
   [store]="http://127.0.0.1:$STORE_PORT/api/data/item"
+  [floor]="http://127.0.0.1:$FLOOR_PORT/api/data/item"
+  [pinned]="http://127.0.0.1:$PINNED_PORT/api/data/item"
 )
 declare -A SESSION_URL=(
   [bff]="http://127.0.0.1:$BFF_PORT/api/session"
   [baseline]="http://127.0.0.1:$BASELINE_PORT/api/session"
   [store]="http://127.0.0.1:$STORE_PORT/api/session"
 )
-declare -A COOKIE=([nginx]="")
+declare -A COOKIE=([nginx]="" [floor]="" [pinned]="")
 for c in "${CONTENDERS[@]:1}"; do
+  [ -n "${COOKIE[$c]+set}" ] && continue # the floor relays without a session
   sign_in "$c" 1 "$WORK/$c.cookies" --verify /api/data/item > "$WORK/$c.signin"
   COOKIE[$c]=$(head -1 "$WORK/$c.cookies")
   # The size of the session itself: its cookie(s) without the CSRF cookie sent beside it.
@@ -583,6 +610,10 @@ mapfile -t EXPRESS_WORKER_PIDS < <(children "${PID[express]}")
 fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"nginx\",\"kib\":$(peak_rss_kib "${PID[nginx]}" "${NGINX_WORKER_PIDS[@]}")}"
 fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"bff\",\"kib\":$(peak_rss_kib "${PID[bff]}")}"
 fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"express\",\"kib\":$(peak_rss_kib "${EXPRESS_WORKER_PIDS[@]}")}"
+if [ -n "$FLOOR" ]; then
+  for c in floor pinned; do fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"$c\",\"kib\":$(peak_rss_kib "${PID[$c]}")}"; done
+  stop floor; stop pinned
+fi
 [ -n "$BASELINE" ] && fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"baseline\",\"kib\":$(peak_rss_kib "${PID[baseline]}")}"
 [ "$STORE" = 1 ] && fact "{\"kind\":\"rss\",\"scenario\":\"main\",\"contender\":\"store\",\"kib\":$(peak_rss_kib "${PID[store]}")}"
 # The main contenders are done: stop them so the two runs below have the cores to themselves.

@@ -1,6 +1,6 @@
 // Prints the tables of benches/relay.sh from its facts file (JSON lines):
 //   {"kind":"run","scenario":"main"|"session"|"warmup"|"warmup-session"|"due"|"many",
-//    "contender":"nginx"|"bff"|"store"|"express"|"baseline","round":1,"cpu_us":123456,"wrk":{...}}
+//    "contender":"nginx"|"bff"|"store"|"express"|"baseline"|"floor"|"pinned","round":1,"cpu_us":123456,"wrk":{...}}
 //   {"kind":"rss","scenario":"main"|"due"|"many","contender":"...","kib":12345,"processes":3}
 //   {"kind":"cookie","contender":"bff"|"express"|"baseline","bytes":1434,"names":["__Host-bff"]}
 //   {"kind":"sessions","scenario":"due"|"many","count":100}
@@ -20,6 +20,8 @@ const NAMES = {
   store: 'oidc-bff + store (Redis, --store)',
   baseline: 'oidc-bff baseline (--baseline)',
   express: 'Express + express-openid-connect, 2 workers',
+  floor: 'plain hyper relay, no authentication (the stack\'s floor)',
+  pinned: 'the same, one upstream connection per browser connection',
 };
 
 const median = (xs) => {
@@ -60,7 +62,7 @@ function summary(list) {
 }
 
 // ---------------------------------------------------------------- the relay table
-const main = Object.fromEntries(['nginx', 'bff', 'store', 'baseline', 'express'].map((c) => [c, summary(runs('main', c))]));
+const main = Object.fromEntries(['nginx', 'floor', 'pinned', 'bff', 'store', 'baseline', 'express'].map((c) => [c, summary(runs('main', c))]));
 const rounds = Math.max(0, ...Object.values(main).filter(Boolean).map((s) => s.rounds));
 const plural = (n) => `${n} round${n === 1 ? '' : 's'}`;
 const vsBaseline = main.baseline != null; // the "× baseline" columns only when a baseline ran
@@ -83,6 +85,14 @@ console.log('\nerrors: responses >= 400 plus socket errors (connect, read, write
   + 'CPU per request: user and system time of the contender\'s processes (nginx: master and workers; '
   + 'Express: primary and workers) during a run, divided by the requests it answered (median of the '
   + 'rounds); CPU × nginx is that cost over nginx\'s.');
+if (main.floor && main.bff) {
+  console.log(`\nThe floor (examples/relay_floor.rs) is hyper's HTTP/1.1 server and client, the stack oidc-bff is built on, `
+    + 'relaying the same GET with no authentication, no header rules and no logging: what this stack reaches before the BFF does '
+    + `any work. oidc-bff reaches ${ratio(main.bff.rps, main.floor.rps)} the floor's throughput at `
+    + `${ratio(main.bff.cpu, main.floor.cpu)} its CPU per request; the floor itself reaches ${ratio(main.floor.rps, main.nginx?.rps)} nginx's.`
+    + (main.pinned ? ` With one upstream connection per browser connection instead of the pool, the floor reaches ${ratio(main.pinned.rps, main.floor.rps)} `
+      + `of its pooled throughput at ${ratio(main.pinned.cpu, main.floor.cpu)} its CPU per request.` : ''));
+}
 
 // ---------------------------------------------------------------- GET /api/session
 const session = Object.fromEntries(['bff', 'store', 'baseline'].map((c) => [c, summary(runs('session', c))]));
@@ -151,6 +161,7 @@ if (main.bff) {
   const targets = [];
   const t = (what, value, ok) => targets.push(`- ${what}: ${value} — ${ok ? 'met' : '**not met**'}`);
   if (main.nginx) t('relay throughput ≥ 0.7× nginx', ratio(main.bff.rps, main.nginx.rps), main.bff.rps >= 0.7 * main.nginx.rps);
+  if (main.nginx && main.floor) targets.push(`  (bound: the stack's floor, a plain hyper relay doing no BFF work, reaches ${ratio(main.floor.rps, main.nginx.rps)} of nginx in this run)`);
   if (main.express) t('relay throughput ≥ 10× express-openid-connect', ratio(main.bff.rps, main.express.rps), main.bff.rps >= 10 * main.express.rps);
   if (main.nginx) t('p99 ≤ 2× nginx', ratio(main.bff.p99, main.nginx.p99), main.bff.p99 <= 2 * main.nginx.p99);
   if (session.bff && session.baseline) {
