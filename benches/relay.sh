@@ -20,7 +20,8 @@
 #                                    BFF_BIN the script builds it, with BFF_BIN and neither
 #                                    given the floor is left out; --no-floor leaves it out always
 #   benches/relay.sh --profile 10    only oidc-bff, 10 s under wrk while `perf record` samples it
-#                                    (cpu-clock); prints the hottest symbols and keeps perf.data
+#                                    (cpu-clock); prints the hottest symbols and keeps perf.data;
+#                                    then the floor the same way when there is one
 #
 # What it does:
 #   1. builds the release binary (cargo build --release --locked; BFF_BIN=/path/oidc-bff skips
@@ -487,18 +488,28 @@ start_nginx nginx relay.conf.in "$NGINX_PORT"
 wait_http nginx "http://127.0.0.1:$NGINX_PORT/api/data/item"
 start_bff bff "$BFF_PORT" 60s
 if [ "$PROFILE" -gt 0 ]; then
-  # Where the relay's time goes: one signed-in session under wrk, the BFF sampled by perf.
+  # Where the relay's time goes: one signed-in session under wrk, the BFF sampled by perf
+  # (PROFILE_PATH=/api/session for that endpoint); with --floor, the floor is sampled the same
+  # way afterwards, for comparison.
   command -v perf >/dev/null || install_debian linux-perf
   sign_in bff 1 "$WORK/bff.cookies" --verify /api/data/item > /dev/null
-  URL_BFF="http://127.0.0.1:$BFF_PORT${PROFILE_PATH:-/api/data/item}"
-  wrk -t1 -c"$CONNECTIONS" -d2s -H "Cookie: $(head -1 "$WORK/bff.cookies")" "$URL_BFF" > /dev/null
-  perf record -e cpu-clock -F 1999 --call-graph fp -p "${PID[bff]}" -o "$WORK/perf.data" -- sleep "$PROFILE" 2> /dev/null &
-  PERF=$!
-  wrk -t1 -c"$CONNECTIONS" -d"${PROFILE}s" --latency -H "Cookie: $(head -1 "$WORK/bff.cookies")" "$URL_BFF" >&2
-  wait "$PERF" || true
-  perf report -i "$WORK/perf.data" --stdio --no-children --sort symbol 2> /dev/null | grep -v '^#' | grep '%' | head -60
+  profile() { # profile NAME URL [wrk args...]
+    wrk -t1 -c"$CONNECTIONS" -d2s "${@:3}" "$2" > /dev/null
+    perf record -e cpu-clock -F 1999 --call-graph fp -p "${PID[$1]}" -o "$WORK/$1.perf.data" -- sleep "$PROFILE" 2> /dev/null &
+    local perf=$!
+    log "$1: ${PROFILE} s under wrk, sampled by perf"
+    wrk -t1 -c"$CONNECTIONS" -d"${PROFILE}s" --latency "${@:3}" "$2" >&2
+    wait "$perf" || true
+    perf report -i "$WORK/$1.perf.data" --stdio --no-children --sort symbol 2> /dev/null | grep -v '^#' | grep '%' | head -60 || true
+    log "perf data kept in $WORK/$1.perf.data"
+  }
+  profile bff "http://127.0.0.1:$BFF_PORT${PROFILE_PATH:-/api/data/item}" -H "Cookie: $(head -1 "$WORK/bff.cookies")"
+  if [ -n "$FLOOR" ]; then
+    start floor "$FLOOR" "127.0.0.1:$FLOOR_PORT" "127.0.0.1:$UPSTREAM_PORT" pooled
+    wait_http floor "http://127.0.0.1:$FLOOR_PORT/api/data/item"
+    profile floor "http://127.0.0.1:$FLOOR_PORT/api/data/item"
+  fi
   KEEP_WORK=1
-  log "perf data kept in $WORK/perf.data"
   exit 0
 fi
 start_express
