@@ -153,3 +153,34 @@ async fn unknown_path_is_a_problem_404() {
         "application/problem+json"
     );
 }
+
+/// `GET /api/session` is answered beside poem-openapi's route tree (`api::session_direct`),
+/// `HEAD` still through it, by the same operation: both ways must give the same answer head.
+#[tokio::test]
+async fn the_direct_session_answer_and_the_openapi_operation_agree() {
+    let _sso = shared_sso().await;
+    let mut app = spawn_app().await;
+    app.login_as("alice").await;
+    let get = app.get("/api/session").await;
+    let head = app
+        .request(reqwest::Method::HEAD, "/api/session", &[])
+        .await;
+    assert_eq!((get.status().as_u16(), head.status().as_u16()), (200, 200));
+    for name in [
+        "content-type",
+        "cache-control",
+        "x-content-type-options",
+        "referrer-policy",
+        "x-request-id",
+    ] {
+        assert!(get.headers().contains_key(name), "{name}");
+        assert!(head.headers().contains_key(name), "{name}");
+        if name == "x-request-id" {
+            continue; // one per request: on both, not the same
+        }
+        assert_eq!(get.headers().get(name), head.headers().get(name), "{name}");
+    }
+    let body: serde_json::Value = get.json().await.unwrap();
+    assert_eq!(body["authenticated"], true);
+    assert_eq!(body["user"]["sub"], "alice");
+}
