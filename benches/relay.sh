@@ -59,8 +59,8 @@
 # cookies, wrk's full output in logs/wrk.log) live in a mktemp directory, kept when the run
 # fails or KEEP_WORK=1.
 #
-# Environment: BFF_BIN (use this oidc-bff binary, no build), FLOOR_BIN (as --floor), BFF_BASELINE_BIN (as --baseline;
-# the option wins), CARGO_TARGET_DIR (default ~/.cache/oidc-bff/target, as
+# Environment: BFF_BIN (use this oidc-bff binary, no build), FLOOR_BIN (as --floor),
+# BFF_BASELINE_BIN (as --baseline; the options win), CARGO_TARGET_DIR (default ~/.cache/oidc-bff/target, as
 # scripts/loadtest.sh), KEEP_WORK=1, TMPDIR.
 #
 # wrk, the three servers, the upstream and the SSO all share this machine's cores: compare the
@@ -456,6 +456,7 @@ describe_machine() {
       "\"oidc-bff + store\" is the same binary and configuration plus [store] url, its own port and sign-in;" \
       "$DENY_ENTRIES other sessions on the deny-list"
   fi
+  [ -n "$FLOOR" ] && echo "- floor: examples/relay_floor.rs, binary $FLOOR, sha256 $(sha256sum "$FLOOR" | cut -c1-12); pooled and pinned, no authentication"
   echo "- nginx $("$NGINX" -v 2>&1 | sed 's|.*nginx/||') ($NGINX_WORKERS workers per instance), node $(node --version)," \
     "express $(node -p 'require(process.argv[1]).version' "$HERE/node_modules/express/package.json")," \
     "express-openid-connect $(node -p 'require(process.argv[1]).version' "$HERE/node_modules/express-openid-connect/package.json")," \
