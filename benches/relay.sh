@@ -541,7 +541,9 @@ if [ -n "$FLOOR" ]; then
 fi
 
 describe_machine
-log "signing in to ${CONTENDERS[*]:1}"
+SIGNED_IN=()
+for c in "${CONTENDERS[@]:1}"; do [[ $c =~ ^(floor|pinned)$ ]] || SIGNED_IN+=("$c"); done
+log "signing in to ${SIGNED_IN[*]}"
 declare -A URL=(
   [nginx]="http://127.0.0.1:$NGINX_PORT/api/data/item"
   [bff]="http://127.0.0.1:$BFF_PORT/api/data/item"
@@ -556,9 +558,8 @@ declare -A SESSION_URL=(
   [baseline]="http://127.0.0.1:$BASELINE_PORT/api/session"
   [store]="http://127.0.0.1:$STORE_PORT/api/session"
 )
-declare -A COOKIE=([nginx]="" [floor]="" [pinned]="")
-for c in "${CONTENDERS[@]:1}"; do
-  [ -n "${COOKIE[$c]+set}" ] && continue # the floor relays without a session
+declare -A COOKIE=([nginx]="" [floor]="" [pinned]="") # these relay without a session
+for c in "${SIGNED_IN[@]}"; do
   sign_in "$c" 1 "$WORK/$c.cookies" --verify /api/data/item > "$WORK/$c.signin"
   COOKIE[$c]=$(head -1 "$WORK/$c.cookies")
   # The size of the session itself: its cookie(s) without the CSRF cookie sent beside it.
