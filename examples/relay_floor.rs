@@ -9,6 +9,9 @@
 //! - `pooled`: every request goes through hyper-util's pooled client, as oidc-bff's relay does;
 //! - `pinned`: each browser connection gets its own upstream connection, driven in the same
 //!   task (no pool, no channel to a connection task).
+//!
+//! A measuring tool for loopback, not a server to deploy: it has no limits or timeouts, and a
+//! failed `accept` ends it.
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;

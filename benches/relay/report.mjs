@@ -91,7 +91,7 @@ if (main.floor && main.bff) {
     + `any work. oidc-bff reaches ${ratio(main.bff.rps, main.floor.rps)} the floor's throughput at `
     + `${ratio(main.bff.cpu, main.floor.cpu)} its CPU per request; the floor itself reaches ${ratio(main.floor.rps, main.nginx?.rps)} nginx's.`
     + (main.pinned ? ` With one upstream connection per browser connection instead of the pool, the floor reaches ${ratio(main.pinned.rps, main.floor.rps)} `
-      + `of its pooled throughput at ${ratio(main.pinned.cpu, main.floor.cpu)} its CPU per request.` : ''));
+      + `its pooled throughput at ${ratio(main.pinned.cpu, main.floor.cpu)} its CPU per request.` : ''));
 }
 
 // ---------------------------------------------------------------- GET /api/session
@@ -161,7 +161,7 @@ if (main.bff) {
   const targets = [];
   const t = (what, value, ok) => targets.push(`- ${what}: ${value} — ${ok ? 'met' : '**not met**'}`);
   if (main.nginx) t('relay throughput ≥ 0.7× nginx', ratio(main.bff.rps, main.nginx.rps), main.bff.rps >= 0.7 * main.nginx.rps);
-  if (main.nginx && main.floor) targets.push(`  (bound: the stack's floor, a plain hyper relay doing no BFF work, reaches ${ratio(main.floor.rps, main.nginx.rps)} of nginx in this run)`);
+  if (main.nginx && main.floor) targets.push(`  (bound: the stack's floor, a plain hyper relay doing no BFF work, reaches ${ratio(main.floor.rps, main.nginx.rps)} nginx's throughput in this run)`);
   if (main.express) t('relay throughput ≥ 10× express-openid-connect', ratio(main.bff.rps, main.express.rps), main.bff.rps >= 10 * main.express.rps);
   if (main.nginx) t('p99 ≤ 2× nginx', ratio(main.bff.p99, main.nginx.p99), main.bff.p99 <= 2 * main.nginx.p99);
   if (session.bff && session.baseline) {
