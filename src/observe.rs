@@ -53,9 +53,12 @@ pub fn request_id(headers: &poem::http::HeaderMap) -> HeaderValue {
         .cloned()
         .unwrap_or_else(|| {
             use base64::Engine;
-            let id =
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 12]>());
-            HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unknown"))
+            // 12 random bytes are 16 characters: encoded in place, copied once into the value.
+            let mut id = [0u8; 16];
+            let written = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode_slice(rand::random::<[u8; 12]>(), &mut id)
+                .unwrap_or(0);
+            HeaderValue::from_bytes(&id[..written]).unwrap_or(HeaderValue::from_static("unknown"))
         })
 }
 

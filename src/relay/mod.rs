@@ -120,7 +120,10 @@ fn is_bodiless(req: &Request) -> bool {
 }
 
 fn bearer_of(session: &Session) -> Result<HeaderValue, Error> {
-    session.access_token.bearer_header().ok_or_else(|| {
+    let bearer = session
+        .bearer
+        .get_or_init(|| session.access_token.bearer_header());
+    bearer.ok_or_else(|| {
         Error::new(
             ErrorKind::Internal,
             "the access token cannot be sent in a header",

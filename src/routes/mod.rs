@@ -267,7 +267,8 @@ impl Route {
     pub fn upstream_url(&self, path: &RoutedPath, query: Option<&str>) -> String {
         let rest = path.rest();
         let base = self.upstream.as_str().trim_end_matches('/');
-        let mut url = String::with_capacity(base.len() + rest.len() + 2);
+        let query_len = query.map_or(0, |q| q.len() + 1);
+        let mut url = String::with_capacity(base.len() + rest.len() + 1 + query_len);
         url.push_str(base);
         url.push_str(rest);
         if rest.is_empty() && self.upstream.path() == "/" {

@@ -180,38 +180,55 @@ pub struct Session {
     /// opened session answers with the same bytes until it is replaced (refresh, slide).
     #[serde(skip)]
     pub described: DescribedOnce,
+    /// The access token as the relay's `Authorization` header, built the first time a request
+    /// is relayed with this opened session. Not sealed, for the same reason.
+    #[serde(skip)]
+    pub bearer: BearerOnce,
     /// The DPoP key (`oidc.dpop`). Sealed after the fields above, and only when present, so
     /// the sealed form of a session without DPoP is exactly what it was before DPoP existed.
     #[serde(skip)]
     pub dpop: Option<crate::oidc::dpop::DpopKey>,
 }
 
-/// The serialized description of an opened session. A clone starts empty: a changed copy of a
-/// session (slid, refreshed) must describe itself anew.
-#[derive(Default)]
-pub struct DescribedOnce(std::sync::OnceLock<bytes::Bytes>);
+/// A value computed once from an opened session and kept with it while it is cached. A clone
+/// starts empty: a changed copy of a session (slid, refreshed) must compute it anew.
+pub struct Derived<T>(std::sync::OnceLock<T>);
 
-impl Clone for DescribedOnce {
+/// The serialized description of an opened session (what `/api/session` answers).
+pub type DescribedOnce = Derived<bytes::Bytes>;
+
+/// The `Authorization` header an opened session's access token is relayed with, built (the
+/// token's three segments encoded again, several kilobytes) once rather than per request;
+/// `None` inside for a token a header cannot carry.
+pub type BearerOnce = Derived<Option<poem::http::HeaderValue>>;
+
+impl<T> Default for Derived<T> {
+    fn default() -> Self {
+        Derived(std::sync::OnceLock::new())
+    }
+}
+
+impl<T> Clone for Derived<T> {
     fn clone(&self) -> Self {
-        DescribedOnce::default()
+        Derived::default()
     }
 }
 
-impl DescribedOnce {
-    /// Forgets the description (the session it described was changed in place).
+impl<T: Clone> Derived<T> {
+    /// Forgets the value (the session it came from was changed in place).
     pub fn clear(&mut self) {
-        *self = DescribedOnce::default();
+        *self = Derived::default();
     }
 
-    /// The bytes, built by `describe` the first time.
-    pub fn get_or_init(&self, describe: impl FnOnce() -> bytes::Bytes) -> bytes::Bytes {
-        self.0.get_or_init(describe).clone()
+    /// The value, computed by `derive` the first time.
+    pub fn get_or_init(&self, derive: impl FnOnce() -> T) -> T {
+        self.0.get_or_init(derive).clone()
     }
 }
 
-impl std::fmt::Debug for DescribedOnce {
+impl<T> std::fmt::Debug for Derived<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DescribedOnce(..)")
+        f.write_str("Derived(..)")
     }
 }
 
@@ -308,6 +325,7 @@ impl Session {
             roles,
             claims: ClaimsOnce::default(),
             described: DescribedOnce::default(),
+            bearer: BearerOnce::default(),
             dpop: tokens
                 .dpop
                 .clone()
@@ -428,6 +446,40 @@ mod tests {
     }
 
     #[test]
+    fn the_bearer_is_built_once_and_a_changed_copy_builds_its_own() {
+        let mut session = Session {
+            sid: [7; 16],
+            login_at: 100,
+            last_seen: 200,
+            access_token: CompactToken::new("first"),
+            access_expires_at: 300,
+            refresh_token: None,
+            id_token: CompactToken::new("id"),
+            roles: vec![],
+            claims: ClaimsOnce::default(),
+            described: DescribedOnce::default(),
+            bearer: BearerOnce::default(),
+            dpop: None,
+        };
+        let built = || session.access_token.bearer_header();
+        assert_eq!(session.bearer.get_or_init(built).unwrap(), "Bearer first");
+        // Kept: a later call does not build it again.
+        let never = || -> Option<poem::http::HeaderValue> { panic!("built twice") };
+        assert_eq!(session.bearer.get_or_init(never).unwrap(), "Bearer first");
+        let mut refreshed = session.clone();
+        refreshed.access_token = CompactToken::new("second");
+        let built = || refreshed.access_token.bearer_header();
+        assert_eq!(
+            refreshed.bearer.get_or_init(built).unwrap(),
+            "Bearer second"
+        );
+        session.bearer.clear();
+        session.access_token = CompactToken::new("third");
+        let built = || session.access_token.bearer_header();
+        assert_eq!(session.bearer.get_or_init(built).unwrap(), "Bearer third");
+    }
+
+    #[test]
     fn session_round_trips_and_other_schemas_are_refused() {
         let session = Session {
             sid: [7; 16],
@@ -440,6 +492,7 @@ mod tests {
             roles: vec!["analyst".into()],
             claims: ClaimsOnce::default(),
             described: DescribedOnce::default(),
+            bearer: BearerOnce::default(),
             dpop: None,
         };
         let back = Session::from_bytes(&session.to_bytes()).unwrap();
@@ -464,6 +517,7 @@ mod tests {
             roles: vec![],
             claims: ClaimsOnce::default(),
             described: DescribedOnce::default(),
+            bearer: BearerOnce::default(),
             dpop: None,
         };
         let (abs, idle) = (Duration::from_secs(8000), Duration::from_secs(3600));
