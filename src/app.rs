@@ -355,8 +355,9 @@ async fn dispatch(
     let mut response = match state.config.routes.dispatch(req.uri().path()) {
         Dispatch::Route(route, path) => {
             label(route.label.clone());
-            // Boxed, as the app's below: these futures are kilobytes, and the dispatcher's own
-            // would otherwise be as large as the largest and copied with every wrapper.
+            // Boxed, as the app's and our own endpoints' below: these futures are kilobytes,
+            // and the dispatcher's own would otherwise be as large as the largest of them and
+            // copied whole with every wrapper, whichever branch a request takes.
             let mut response = Box::pin(crate::relay::relay(state, route, path, req))
                 .await
                 .map_err(poem::Error::from)?;
@@ -379,7 +380,7 @@ async fn dispatch(
             }
             _ => {
                 label(crate::observe::own_label(req.uri().path(), false));
-                own.call(limit_body(req)?).await?
+                Box::pin(own.call(limit_body(req)?)).await?
             }
         },
     };

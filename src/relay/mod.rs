@@ -77,9 +77,23 @@ fn dropped_response_header(name: &HeaderName) -> bool {
     DROPPED_RESPONSE_HEADERS.contains(&name) || name.starts_with("access-control-")
 }
 
-/// Relays `req`, already dispatched to `route` by its canonical `path`.
-#[tracing::instrument(name = "relay", skip_all, fields(route = %route.prefix))]
-pub async fn relay(
+/// Relays `req`, already dispatched to `route` by its canonical `path`, in the `relay` span.
+///
+/// The span is put on by hand rather than with `#[tracing::instrument]`, whose generated future
+/// holds every argument twice (the request alone is about 500 bytes): this future is moved
+/// whole on each relayed request.
+pub fn relay<'a>(
+    state: &'a AppState,
+    route: &'a Route,
+    path: RoutedPath,
+    req: Request,
+) -> impl std::future::Future<Output = Result<Response, Error>> + Send + 'a {
+    use tracing::Instrument;
+    let span = tracing::info_span!("relay", route = %route.prefix);
+    relay_phases(state, route, path, req).instrument(span)
+}
+
+async fn relay_phases(
     state: &AppState,
     route: &Route,
     path: RoutedPath,
@@ -102,7 +116,8 @@ pub async fn relay(
     let retry = match &proof {
         Some(proof) => {
             proof.sign_into(state, &mut upstream)?;
-            Some(dpop::Retry::of(proof, &upstream, bodiless))
+            // Boxed: most routes have no DPoP, and this would sit in every request's future.
+            Some(Box::new(dpop::Retry::of(proof, &upstream, bodiless)))
         }
         None => None,
     };
@@ -261,20 +276,32 @@ fn listed_in_connection(headers: &HeaderMap) -> Vec<HeaderName> {
 ///
 /// The route's `timeout` bounds the wait for the upstream's response head; its `idle_timeout`
 /// bounds each pause of the body, so a stream that keeps producing (a chat answer) may run
-/// longer, but one that stalls ends.
-#[tracing::instrument(name = "upstream", skip_all)]
-async fn send(
+/// longer, but one that stalls ends. In the `upstream` span (put on by hand, as [`relay`]'s).
+fn send<'a>(
+    state: &'a AppState,
+    route: &'a Route,
+    request: hyper::Request<UpstreamBody>,
+    facts: Option<&'a Facts>,
+    retry: Option<Box<dpop::Retry>>,
+) -> impl std::future::Future<Output = Result<Response, Error>> + Send + 'a {
+    use tracing::Instrument;
+    send_in_span(state, route, request, facts, retry).instrument(tracing::info_span!("upstream"))
+}
+
+async fn send_in_span(
     state: &AppState,
     route: &Route,
     request: hyper::Request<UpstreamBody>,
     facts: Option<&Facts>,
-    retry: Option<dpop::Retry>,
+    retry: Option<Box<dpop::Retry>>,
 ) -> Result<Response, Error> {
     let started = std::time::Instant::now();
     let mut upstream = exchange(state, route, request).await?;
     if let Some(retry) = retry {
         if let Some(again) = retry.after(state, &upstream)? {
-            upstream = exchange(state, route, again).await?;
+            // Boxed: only a DPoP nonce challenge comes here, and inline this second exchange
+            // would make every relayed request's future larger.
+            upstream = Box::pin(exchange(state, route, again)).await?;
             retry.remember(state, &upstream);
         }
     }
