@@ -4,6 +4,8 @@
 use crate::api::{AdminApi, BackchannelApi, BffApi};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Problem};
+use crate::headers::ResponseClass;
+use crate::observe::Facts;
 use crate::spec::{Rendered, ServedSpec};
 use crate::state::AppState;
 use poem::endpoint::BoxEndpoint;
@@ -263,6 +265,7 @@ impl Service {
 
     async fn respond(&self, mut req: Request) -> Response {
         req.extensions_mut().insert(self.state.clone());
+        let facts = Facts::of(&req).cloned();
         let out = crate::cookies::attach(&mut req);
         let answer = match &self.cors {
             Some(cors) => cors.call(req).await,
@@ -270,7 +273,10 @@ impl Service {
         };
         let mut response = answer.unwrap_or_else(problem_for);
         crate::cookies::write_out(&out, &mut response);
-        self.headers.set(&mut response);
+        let class = facts
+            .as_deref()
+            .map_or(ResponseClass::Bff, Facts::response_class);
+        self.headers.set(&mut response, class);
         response
     }
 }
@@ -338,7 +344,6 @@ async fn dispatch(
     spa: Option<&crate::spa::SpaEndpoint>,
     req: Request,
 ) -> poem::Result<Response> {
-    use crate::headers::ResponseClass;
     use crate::routes::Dispatch;
     if matches!(
         *req.method(),
@@ -346,48 +351,49 @@ async fn dispatch(
     ) {
         return Ok(Problem::from_status(StatusCode::METHOD_NOT_ALLOWED).into_response());
     }
-    let facts = crate::observe::Facts::of(&req).cloned();
+    let facts = Facts::of(&req).cloned();
     let label = |label| {
         if let Some(facts) = &facts {
             facts.route(label);
         }
     };
-    let mut response = match state.config.routes.dispatch(req.uri().path()) {
+    let answered_by = |class| {
+        if let Some(facts) = &facts {
+            facts.answered_by(class);
+        }
+    };
+    match state.config.routes.dispatch(req.uri().path()) {
         Dispatch::Route(route, path) => {
             label(route.label.clone());
             // Boxed, as the app's and our own endpoints' below: these futures are kilobytes,
             // and the dispatcher's own would otherwise be as large as the largest of them and
             // copied whole with every wrapper, whichever branch a request takes.
-            let mut response = Box::pin(crate::relay::relay(state, route, path, req))
+            let response = Box::pin(crate::relay::relay(state, route, path, req))
                 .await
                 .map_err(poem::Error::from)?;
-            response.extensions_mut().insert(ResponseClass::Relayed);
-            return Ok(response);
+            answered_by(ResponseClass::Relayed);
+            Ok(response)
         }
         Dispatch::Refused(rejection) => {
             let status = match rejection {
                 crate::routes::path::PathRejection::TooLong => ErrorKind::UriTooLong,
                 _ => ErrorKind::BadRequest,
             };
-            return Err(Error::new(status, rejection.reason()).into());
+            Err(Error::new(status, rejection.reason()).into())
         }
         Dispatch::NotRouted => match spa {
             Some(spa) if crate::spa::SpaEndpoint::claims(&req) => {
                 label(crate::observe::own_label("", true));
-                let mut response = Box::pin(spa.call(req)).await?;
-                response.extensions_mut().insert(ResponseClass::App);
-                response
+                let response = Box::pin(spa.call(req)).await?;
+                answered_by(ResponseClass::App);
+                Ok(response)
             }
             _ => {
                 label(crate::observe::own_label(req.uri().path(), false));
-                Box::pin(own.call(limit_body(req)?)).await?
+                Box::pin(own.call(limit_body(req)?)).await
             }
         },
-    };
-    if response.extensions().get::<ResponseClass>().is_none() {
-        response.extensions_mut().insert(ResponseClass::Bff);
     }
-    Ok(response)
 }
 
 /// Our own errors keep their response; anything else poem produced becomes problem+json.

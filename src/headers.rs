@@ -14,7 +14,9 @@ use poem::Response;
 
 pub use crate::config::DEFAULT_CSP;
 
-/// What produced a response, recorded in its extensions by the dispatcher.
+/// What produced a response, recorded by the dispatcher in the request's
+/// [`crate::observe::Facts`] (not in the response's extensions, whose map would be one more
+/// allocation per request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseClass {
     /// The BFF's own endpoints, errors included (the default when nothing is recorded).
@@ -39,13 +41,8 @@ impl SecurityHeaders {
         }
     }
 
-    /// Sets the headers on `response`, by the class the dispatcher recorded in it.
-    pub fn set(&self, response: &mut Response) {
-        let class = response
-            .extensions()
-            .get::<ResponseClass>()
-            .copied()
-            .unwrap_or(ResponseClass::Bff);
+    /// Sets the headers on `response`, by the class of what produced it.
+    pub fn set(&self, response: &mut Response, class: ResponseClass) {
         let headers = response.headers_mut();
         headers.insert(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -68,6 +68,7 @@ pub struct Facts {
     route: OnceLock<Arc<str>>,
     subject: OnceLock<String>,
     upstream: OnceLock<(u16, f64)>,
+    class: OnceLock<crate::headers::ResponseClass>,
 }
 
 impl Facts {
@@ -84,6 +85,20 @@ impl Facts {
     /// The upstream's status and the wait for its response head.
     pub fn upstream(&self, status: u16, seconds: f64) {
         let _ = self.upstream.set((status, seconds));
+    }
+
+    /// What produced the answer: a relayed upstream or the app (set by the dispatcher once
+    /// the answer is there; an error, or nothing recorded, is the BFF's own).
+    pub fn answered_by(&self, class: crate::headers::ResponseClass) {
+        let _ = self.class.set(class);
+    }
+
+    /// The class recorded by [`Facts::answered_by`], the BFF's own when none was.
+    pub fn response_class(&self) -> crate::headers::ResponseClass {
+        self.class
+            .get()
+            .copied()
+            .unwrap_or(crate::headers::ResponseClass::Bff)
     }
 
     /// The facts of `req` (set by [`observe`]; absent only outside it, in unit tests).

@@ -194,6 +194,7 @@ async fn upstream_cors_and_credentials_are_not_passed_back() {
         ("authorization", "Bearer leaked-by-upstream"),
         ("set-cookie", "__Host-bff=planted; Path=/"),
         ("x-upstream", "kept"),
+        ("cache-control", "private, max-age=60"),
     ])
     .await;
     let mut app = nested_routes(&recorder, "").await;
@@ -214,6 +215,10 @@ async fn upstream_cors_and_credentials_are_not_passed_back() {
         .all(|v| !v.to_str().unwrap().contains("planted")));
     assert_eq!(headers["x-upstream"], "kept");
     assert_eq!(headers["x-content-type-options"], "nosniff");
+    // A relayed answer keeps the upstream's caching policy: the BFF's own `no-store` and
+    // `Referrer-Policy` are for its own answers only.
+    assert_eq!(headers["cache-control"], "private, max-age=60");
+    assert!(headers.get("referrer-policy").is_none());
 }
 
 #[tokio::test]
