@@ -126,7 +126,11 @@ impl CompactToken {
             }
             CompactToken::Opaque(text) => value.extend_from_slice(text.as_bytes()),
         }
-        poem::http::HeaderValue::from_maybe_shared(value.freeze()).ok()
+        let mut value = poem::http::HeaderValue::from_maybe_shared(value.freeze()).ok()?;
+        // Kept with the opened session now: should it ever be formatted, it shows as
+        // `Sensitive`, never as the token.
+        value.set_sensitive(true);
+        Some(value)
     }
 
     /// The length of the token's text.
@@ -462,7 +466,10 @@ mod tests {
             dpop: None,
         };
         let built = || session.access_token.bearer_header();
-        assert_eq!(session.bearer.get_or_init(built).unwrap(), "Bearer first");
+        let first = session.bearer.get_or_init(built).unwrap();
+        assert_eq!(first, "Bearer first");
+        assert!(first.is_sensitive());
+        assert_eq!(format!("{first:?}"), "Sensitive");
         // Kept: a later call does not build it again.
         let never = || -> Option<poem::http::HeaderValue> { panic!("built twice") };
         assert_eq!(session.bearer.get_or_init(never).unwrap(), "Bearer first");
