@@ -423,6 +423,25 @@ pub fn now() -> i64 {
 mod tests {
     use super::*;
 
+    /// A session with access token `at`, ID token `id`, no refresh token and no roles, for the
+    /// tests to adjust.
+    fn session(login_at: i64, last_seen: i64, access_expires_at: i64) -> Session {
+        Session {
+            sid: [7; 16],
+            login_at,
+            last_seen,
+            access_token: CompactToken::new("at"),
+            access_expires_at,
+            refresh_token: None,
+            id_token: CompactToken::new("id"),
+            roles: vec![],
+            claims: ClaimsOnce::default(),
+            described: DescribedOnce::default(),
+            bearer: BearerOnce::default(),
+            dpop: None,
+        }
+    }
+
     #[test]
     fn jwt_is_stored_as_segment_bytes_and_round_trips() {
         let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl";
@@ -452,18 +471,8 @@ mod tests {
     #[test]
     fn the_bearer_is_built_once_and_a_changed_copy_builds_its_own() {
         let mut session = Session {
-            sid: [7; 16],
-            login_at: 100,
-            last_seen: 200,
             access_token: CompactToken::new("first"),
-            access_expires_at: 300,
-            refresh_token: None,
-            id_token: CompactToken::new("id"),
-            roles: vec![],
-            claims: ClaimsOnce::default(),
-            described: DescribedOnce::default(),
-            bearer: BearerOnce::default(),
-            dpop: None,
+            ..session(100, 200, 300)
         };
         let built = || session.access_token.bearer_header();
         let first = session.bearer.get_or_init(built).unwrap();
@@ -489,18 +498,10 @@ mod tests {
     #[test]
     fn session_round_trips_and_other_schemas_are_refused() {
         let session = Session {
-            sid: [7; 16],
-            login_at: 100,
-            last_seen: 200,
-            access_token: CompactToken::new("at"),
-            access_expires_at: 300,
             refresh_token: Some(CompactToken::new("rt")),
             id_token: CompactToken::new("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln"),
             roles: vec!["analyst".into()],
-            claims: ClaimsOnce::default(),
-            described: DescribedOnce::default(),
-            bearer: BearerOnce::default(),
-            dpop: None,
+            ..session(100, 200, 300)
         };
         let back = Session::from_bytes(&session.to_bytes()).unwrap();
         assert_eq!(back.sid, session.sid);
@@ -513,20 +514,7 @@ mod tests {
 
     #[test]
     fn lifetime_rules() {
-        let session = Session {
-            sid: [0; 16],
-            login_at: 1000,
-            last_seen: 5000,
-            access_token: CompactToken::new("at"),
-            access_expires_at: 6000,
-            refresh_token: None,
-            id_token: CompactToken::new("id"),
-            roles: vec![],
-            claims: ClaimsOnce::default(),
-            described: DescribedOnce::default(),
-            bearer: BearerOnce::default(),
-            dpop: None,
-        };
+        let session = session(1000, 5000, 6000);
         let (abs, idle) = (Duration::from_secs(8000), Duration::from_secs(3600));
         assert_eq!(session.expires_at(abs, idle), 8600);
         assert!(!session.is_over(8599, abs, idle));
