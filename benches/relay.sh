@@ -104,6 +104,9 @@ done
 # The due-token run must stay inside the BFF's 30 s grace window: after it, a request still
 # carrying a consumed refresh token is (rightly) a reuse that ends the session.
 DUE_DURATION=$(( DURATION < 20 ? DURATION : 20 ))
+# A run longer than this would pass the minute after its sign-in, where oidc-bff re-issues the
+# cookie wrk keeps replaying (see load()): the report would count those writes.
+[ "$DURATION" -le 50 ] || echo "relay: --duration over 50 s: oidc-bff's cookies slide during each run (the report counts the writes)" >&2
 
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg) # other work on the machine skews everything: say so
 
@@ -421,17 +424,27 @@ contender_pids() {
 # and the CPU time the contender used during it become a fact, its full output goes to
 # logs/wrk.log. CPU per request is the steadier figure on a shared machine: throughput moves
 # with whatever else the cores run, the work done per request much less.
+# How many session cookies an oidc-bff has written so far (its bff_session_cookie_bytes
+# histogram's count), read from the /metrics of the origin of URL; "null" for anything else.
+cookie_writes() { # cookie_writes CONTENDER URL
+  [[ $1 =~ ^(bff|baseline|store|bff-many)$ ]] || { echo null; return; }
+  curl -sf "${2%%/api/*}/metrics" | awk '$1 == "bff_session_cookie_bytes_count" { n = $2 } END { print (n == "" ? "null" : n + 0) }'
+}
+
 run_wrk() {
-  local out pids before after
+  local out pids before after writes_before writes_after writes=null
   mapfile -t pids < <(contender_pids "$1" "$2")
+  writes_before=$(cookie_writes "$2" "$6")
   before=$(cpu_us "${pids[@]}")
   out=$(wrk -t1 -c"$CONNECTIONS" -d"$4s" --latency -s "$HERE/$5" "${@:7}" "$6" 2>&1) \
     || { echo "$out" >&2; die "wrk failed against $2"; }
   after=$(cpu_us "${pids[@]}")
+  writes_after=$(cookie_writes "$2" "$6")
+  [[ $writes_before != null && $writes_after != null ]] && writes=$(( writes_after - writes_before ))
   printf '== %s %s round %s\n%s\n' "$1" "$2" "$3" "$out" >> "$WORK/logs/wrk.log"
   local result
   result=$(grep '^WRK_RESULT ' <<<"$out" | cut -d' ' -f2-) || die "no summary from wrk against $2"
-  printf '{"kind":"run","scenario":"%s","contender":"%s","round":%s,"cpu_us":%s,"wrk":%s}\n' "$1" "$2" "$3" "$((after - before))" "$result" >> "$FACTS"
+  printf '{"kind":"run","scenario":"%s","contender":"%s","round":%s,"cpu_us":%s,"cookie_writes":%s,"wrk":%s}\n' "$1" "$2" "$3" "$((after - before))" "$writes" "$result" >> "$FACTS"
   # shellcheck disable=SC2016 # JavaScript, not shell
   node -e 'const w=JSON.parse(process.argv[1]); const e=w.status_errors+w.connect+w.read+w.write+w.timeout;
     console.error(`relay:   ${process.argv[2].padEnd(23)} ${String(Math.round(w.requests/(w.duration_us/1e6))).padStart(7)} req/s  p99 ${(w.p99_us/1000).toFixed(2)} ms  cpu ${(process.argv[3]/w.requests).toFixed(1)} µs/req  errors ${e}`)' "$result" "$1 $2" "$((after - before))"
@@ -584,8 +597,18 @@ check_session() { # check_session CONTENDER WHEN
 for c in "${SESSION_CONTENDERS[@]}"; do check_session "$c" "after the sign-in"; done
 
 cookie_args() { [ -n "${COOKIE[$1]}" ] && printf '%s\0%s\0' -H "Cookie: ${COOKIE[$1]}"; return 0; }
+# Every run of a signed-in contender starts right after a fresh sign-in, so the cookie it
+# carries is current, as a browser's is. A browser stores the cookie oidc-bff re-issues when
+# the session's idle deadline slides (at most once a minute) and sends that one from then on;
+# wrk would replay the first cookie for the whole benchmark, and past its first minute every
+# request would slide and re-seal it again: a cost no browser causes. run_wrk records the
+# cookies oidc-bff wrote during each run, so the report shows that none was.
 load() { # load SCENARIO CONTENDER ROUND SECONDS [URL]  (default: the contender's relayed route)
   local args=()
+  if [[ " ${SIGNED_IN[*]} " == *" $2 "* ]]; then
+    sign_in "$2" 1 "$WORK/$2.cookies" > /dev/null
+    COOKIE[$2]=$(head -1 "$WORK/$2.cookies")
+  fi
   while IFS= read -r -d '' a; do args+=("$a"); done < <(cookie_args "$2")
   run_wrk "$1" "$2" "$3" "$4" report.lua "${5:-${URL[$2]}}" "${args[@]}"
 }

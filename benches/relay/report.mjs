@@ -1,6 +1,7 @@
 // Prints the tables of benches/relay.sh from its facts file (JSON lines):
 //   {"kind":"run","scenario":"main"|"session"|"warmup"|"warmup-session"|"due"|"many",
-//    "contender":"nginx"|"bff"|"store"|"express"|"baseline"|"floor"|"pinned","round":1,"cpu_us":123456,"wrk":{...}}
+//    "contender":"nginx"|"bff"|"store"|"express"|"baseline"|"floor"|"pinned","round":1,"cpu_us":123456,
+//    "cookie_writes":0|null (session cookies an oidc-bff wrote during the run; null for the others),"wrk":{...}}
 //   {"kind":"rss","scenario":"main"|"due"|"many","contender":"...","kib":12345,"processes":3}
 //   {"kind":"cookie","contender":"bff"|"express"|"baseline","bytes":1434,"names":["__Host-bff"]}
 //   {"kind":"sessions","scenario":"due"|"many","count":100}
@@ -58,6 +59,8 @@ function summary(list) {
     requests: list.reduce((n, f) => n + f.wrk.requests, 0),
     // CPU time the contender's processes used per request (µs), when the run recorded it.
     cpu: list.every((f) => f.cpu_us != null) ? median(list.map((f) => f.cpu_us / f.wrk.requests)) : null,
+    // Session cookies an oidc-bff wrote during the runs (null when not known).
+    writes: list.every((f) => f.cookie_writes != null) ? list.reduce((n, f) => n + f.cookie_writes, 0) : null,
   };
 }
 
@@ -111,6 +114,14 @@ if (session.bff || session.baseline) {
     + '"authenticated":true before and after the load.');
 }
 
+const written = ['bff', 'store', 'baseline'].flatMap((c) => [['relay', main[c]], ['/api/session', session[c]]]
+  .filter(([, s]) => s && s.writes != null).map(([what, s]) => `${NAMES[c]} ${what} ${int(s.writes)}`));
+if (written.length) {
+  console.log('\nEach run of a signed-in contender starts right after a fresh sign-in, so its cookie is current, as a browser\'s is '
+    + '(a browser sends the cookie oidc-bff re-issues when the idle deadline slides, at most once a minute; wrk would replay '
+    + 'the first one and make every request past that minute re-seal it). Session cookies oidc-bff wrote during the measured runs: '
+    + `${written.join(', ')}.`);
+}
 // ---------------------------------------------------------------- the store on and off (--store)
 const storeFacts = one('store');
 if (main.store && main.bff) {
@@ -153,6 +164,10 @@ if (due || many) {
     console.log(`\nDue tokens: ${due.requests.toLocaleString('en-US')} requests over ${refresh?.sessions ?? '?'} sessions whose access `
       + 'token is due on every request; the SSO counted the refresh calls (single flight: one per session, '
       + 'then the 30 s grace window serves the old cookie).');
+  }
+  if (many && many.writes != null) {
+    console.log(`\nDistinct sessions: all signed in just before the warm-up; session cookies oidc-bff wrote during the measured runs: ${int(many.writes)} `
+      + '(a session slides, and its cookie is re-issued, once it was last seen a minute ago).');
   }
 }
 
