@@ -205,6 +205,7 @@ pub fn service(
         )
         .nest("/", api);
     let own = Arc::new(Own {
+        state: state.clone(),
         api: openapi_service().boxed(),
         rest: route.boxed(),
     });
@@ -264,7 +265,6 @@ impl Service {
     }
 
     async fn respond(&self, mut req: Request) -> Response {
-        req.extensions_mut().insert(self.state.clone());
         let facts = Facts::of(&req).cloned();
         let out = crate::cookies::attach(&mut req);
         let answer = match &self.cors {
@@ -292,13 +292,19 @@ impl crate::server::Handler for Service {
 /// `/` for the probes. Both lead to the same handlers: the shortcut only spares the API's
 /// requests a route lookup and a nesting layer, each moving the whole request. `GET
 /// /api/session`, the call every SPA load makes, skips poem-openapi's layers too.
+///
+/// Only these endpoints read the state from the request's extensions (poem-openapi's `Data`),
+/// so only their requests get it: the relay is handed the state directly and spares the
+/// insertion (a box, and the extension map's growth).
 struct Own {
+    state: Arc<AppState>,
     api: BoxEndpoint<'static>,
     rest: BoxEndpoint<'static>,
 }
 
 impl Own {
-    async fn call(&self, req: Request) -> poem::Result<Response> {
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        req.extensions_mut().insert(self.state.clone());
         if req.uri().path().starts_with("/api/") {
             if let Some(answer) = crate::api::session_direct(&req).await {
                 return answer;

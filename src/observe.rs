@@ -10,13 +10,14 @@
 //!   `log.subject = "plain"`).
 
 use crate::metrics::Metrics;
-use poem::http::HeaderValue;
+use poem::http::{HeaderName, HeaderValue};
 use poem::{Request, Response};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-/// The header that carries the request id both ways.
-pub const REQUEST_ID: &str = "x-request-id";
+/// The header that carries the request id both ways (a `HeaderName` constant: inserting by a
+/// `&str` name outside the standard set allocates the name on every request).
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The longest request id accepted from a caller.
 const MAX_REQUEST_ID: usize = 64;
 

@@ -67,6 +67,16 @@ const DROPPED_RESPONSE_HEADERS: &[&str] = &[
     "authorization",
 ];
 
+/// The forwarding headers the relay sets, as `HeaderName` constants: inserting by a `&str`
+/// name outside the standard set allocates the name on every request.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Header names gathered for removal. A request or an answer drops a handful (`Host`,
+/// `Cookie`, ...), which fit on the stack; more spill into the heap.
+type Names = smallvec::SmallVec<[HeaderName; 8]>;
+
 fn dropped_request_header(name: &HeaderName) -> bool {
     let name = name.as_str();
     DROPPED_REQUEST_HEADERS.contains(&name) || name.starts_with("x-forwarded-")
@@ -112,7 +122,7 @@ async fn relay_phases(
         (Some(session), None) => Some(bearer_of(session)?),
         (Some(_), Some(proof)) => Some(proof.authorization()?),
     };
-    let mut upstream = build_upstream_request(state, &url, &mut req, bearer)?;
+    let mut upstream = build_upstream_request(state, url, &mut req, bearer)?;
     let retry = match &proof {
         Some(proof) => {
             proof.sign_into(state, &mut upstream)?;
@@ -189,34 +199,36 @@ async fn authorize(
 /// credentials and forwarding headers, and the browser's body, streamed.
 fn build_upstream_request(
     state: &AppState,
-    url: &str,
+    url: String,
     req: &mut Request,
     bearer: Option<HeaderValue>,
 ) -> Result<hyper::Request<UpstreamBody>, Error> {
-    let uri: hyper::Uri = url.parse().map_err(|e| {
+    // The string's buffer becomes the URI's, without a copy.
+    let uri = hyper::Uri::from_maybe_shared(bytes::Bytes::from(url)).map_err(|e| {
         Error::new(ErrorKind::BadRequest, "the path cannot be relayed").with_source(e)
     })?;
     let peer = req.remote_addr().as_socket_addr().map(|addr| addr.ip());
     let mut headers = std::mem::take(req.headers_mut());
-    let incoming = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .map(String::from);
-    strip_request_headers(&mut headers);
+    // A clone of the value shares its bytes: nothing is copied.
+    let incoming = headers.get(X_FORWARDED_FOR).cloned();
+    remove_headers(&mut headers, dropped_request_header);
     if let Some(bearer) = bearer {
         headers.insert(header::AUTHORIZATION, bearer);
     }
     let forwarded_for = forwarded_for(
         &state.config.server.trusted_proxies,
         peer,
-        incoming.as_deref(),
+        incoming.as_ref().and_then(|v| v.to_str().ok()),
     );
-    if let Some(value) = forwarded_for.and_then(|v| HeaderValue::from_str(&v).ok()) {
-        headers.insert("x-forwarded-for", value);
+    // The string's buffer becomes the value's, without a copy.
+    if let Some(value) =
+        forwarded_for.and_then(|v| HeaderValue::from_maybe_shared(bytes::Bytes::from(v)).ok())
+    {
+        headers.insert(X_FORWARDED_FOR, value);
     }
     let (proto, host) = state.forwarded_origin();
-    headers.insert("x-forwarded-proto", proto.clone());
-    headers.insert("x-forwarded-host", host.clone());
+    headers.insert(X_FORWARDED_PROTO, proto.clone());
+    headers.insert(X_FORWARDED_HOST, host.clone());
     if let Some(id) = crate::observe::current_request_id() {
         headers.insert(crate::observe::REQUEST_ID, id);
     }
@@ -228,16 +240,16 @@ fn build_upstream_request(
     Ok(request)
 }
 
-/// Removes from the browser's headers everything [`dropped_request_header`] names and what
-/// its `Connection` header marks as hop-by-hop.
-fn strip_request_headers(headers: &mut HeaderMap) {
+/// Removes from `headers` every header `dropped` names and every header their `Connection`
+/// header marks as hop-by-hop.
+fn remove_headers(headers: &mut HeaderMap, dropped: fn(&HeaderName) -> bool) {
     let connection_listed = listed_in_connection(headers);
-    let dropped: Vec<HeaderName> = headers
+    let names: Names = headers
         .keys()
-        .filter(|name| dropped_request_header(name) || connection_listed.contains(name))
+        .filter(|name| dropped(name) || connection_listed.contains(name))
         .cloned()
         .collect();
-    for name in dropped {
+    for name in names {
         headers.remove(name);
     }
 }
@@ -262,7 +274,7 @@ pub fn forwarded_for(
 }
 
 /// Header names a `Connection` header marks as hop-by-hop.
-fn listed_in_connection(headers: &HeaderMap) -> Vec<HeaderName> {
+fn listed_in_connection(headers: &HeaderMap) -> Names {
     headers
         .get_all(header::CONNECTION)
         .iter()
@@ -311,16 +323,7 @@ async fn send_in_span(
         facts.upstream(upstream.status().as_u16(), waited);
     }
     let (mut parts, body) = upstream.into_parts();
-    let connection_listed = listed_in_connection(&parts.headers);
-    let dropped: Vec<HeaderName> = parts
-        .headers
-        .keys()
-        .filter(|name| dropped_response_header(name) || connection_listed.contains(name))
-        .cloned()
-        .collect();
-    for name in dropped {
-        parts.headers.remove(name);
-    }
+    remove_headers(&mut parts.headers, dropped_response_header);
     let body = IdleBody::new(body, route.idle_timeout, state.metrics.stream());
     let mut response = Response::builder()
         .status(parts.status)
