@@ -44,10 +44,12 @@
 #      that GET /api/session with the oidc-bff cookies answers 200 {"authenticated":true,...};
 #   4. warms each contender up, then runs `wrk -t1 -c32 -d<s>s --latency` against them in
 #      alternating order (each round starts with the next contender); in each round, after the
-#      relay runs, the same wrk against GET /api/session of oidc-bff (and the baseline) with the
-#      same cookie, alternating too. Prints requests/s (median, min–max), p50/p99, errors, peak
-#      RSS (VmHWM), cookie bytes and the ratios (× nginx, × express, × baseline); the sessions
-#      are checked again after the rounds;
+#      relay runs, the same wrk against GET /api/session of oidc-bff (and the baseline),
+#      alternating too. Each run of a signed-in contender starts after a fresh sign-in (a current
+#      cookie, as a browser holds; see load()), and the session cookies oidc-bff writes during
+#      each run are counted. Prints requests/s (median, min–max), p50/p99, errors, peak RSS
+#      (VmHWM), cookie bytes, the cookies written and the ratios (× nginx, × express,
+#      × baseline); the sessions are checked again after the rounds;
 #   5. two more oidc-bff runs, each against a fresh process: (a) every session's access token
 #      due (session.refresh_skew longer than the SSO's access-token TTL), counting the SSO's
 #      refresh calls against the number of sessions; (b) 1,000 distinct sessions, wrk rotating
@@ -420,17 +422,17 @@ contender_pids() {
   esac
 }
 
-# run_wrk SCENARIO CONTENDER ROUND SECONDS LUA_SCRIPT URL [wrk args...]: one wrk run; its summary
-# and the CPU time the contender used during it become a fact, its full output goes to
-# logs/wrk.log. CPU per request is the steadier figure on a shared machine: throughput moves
-# with whatever else the cores run, the work done per request much less.
 # How many session cookies an oidc-bff has written so far (its bff_session_cookie_bytes
 # histogram's count), read from the /metrics of the origin of URL; "null" for anything else.
 cookie_writes() { # cookie_writes CONTENDER URL
   [[ $1 =~ ^(bff|baseline|store|bff-many)$ ]] || { echo null; return; }
-  curl -sf "${2%%/api/*}/metrics" | awk '$1 == "bff_session_cookie_bytes_count" { n = $2 } END { print (n == "" ? "null" : n + 0) }'
+  { curl -sf "${2%%/api/*}/metrics" || true; } | awk '$1 == "bff_session_cookie_bytes_count" { n = $2 } END { print (n == "" ? "null" : n + 0) }'
 }
 
+# run_wrk SCENARIO CONTENDER ROUND SECONDS LUA_SCRIPT URL [wrk args...]: one wrk run; its summary
+# and the CPU time the contender used during it become a fact, its full output goes to
+# logs/wrk.log. CPU per request is the steadier figure on a shared machine: throughput moves
+# with whatever else the cores run, the work done per request much less.
 run_wrk() {
   local out pids before after writes_before writes_after writes=null
   mapfile -t pids < <(contender_pids "$1" "$2")
