@@ -6,6 +6,19 @@ use clap::{Parser, Subcommand};
 use oidc_bff::{App, Config};
 use std::process::ExitCode;
 
+/// jemalloc rather than glibc's malloc. A relayed request is allocated on one worker thread and
+/// often freed on the other (the upstream connection's task runs where tokio puts it): glibc
+/// then takes the owning arena's lock, and under load those locks were contended enough to
+/// make a quarter of a futex call per request. jemalloc batches such frees per thread.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options, read when it starts: two arenas (one per worker thread on the 2-core
+/// machines this runs on, instead of four per core, each keeping its own free pages) and freed
+/// pages returned within a second rather than ten, so the peak RSS stays near glibc's.
+#[export_name = "_rjem_malloc_conf"]
+pub static JEMALLOC_OPTIONS: &[u8; 47] = b"narenas:2,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 /// A stateless OIDC Backend-for-Frontend.
 #[derive(Parser)]
 #[command(name = "oidc-bff", version, about)]
