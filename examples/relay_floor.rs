@@ -14,10 +14,6 @@
 //! failed `accept` ends it.
 
 use bytes::Bytes;
-
-/// The allocator oidc-bff's binary uses, so that the floor differs from it by the BFF's work only.
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use http_body_util::combinators::BoxBody;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -28,6 +24,10 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 
 type Body = BoxBody<Bytes, hyper::Error>;
+
+/// The allocator oidc-bff's binary uses, so that the floor differs from it by the BFF's work only.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

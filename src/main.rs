@@ -13,9 +13,10 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// jemalloc's options, read when it starts: two arenas (one per worker thread on the 2-core
-/// machines this runs on, instead of four per core, each keeping its own free pages) and freed
-/// pages returned within a second rather than ten, so the peak RSS stays near glibc's.
+/// jemalloc's options, read when it starts: two arenas (one per worker thread on the one- and
+/// two-core replicas this is sized for, instead of four per core, each keeping its own free
+/// pages) and freed pages returned within a second rather than ten, so the peak RSS stays near
+/// glibc's. `_RJEM_MALLOC_CONF` in the environment overrides them (README, "Sizing").
 #[export_name = "_rjem_malloc_conf"]
 pub static JEMALLOC_OPTIONS: &[u8; 47] = b"narenas:2,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
