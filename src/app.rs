@@ -225,7 +225,10 @@ pub fn service(
         let (state, own, spa) = (state.clone(), own.clone(), spa.clone());
         poem::endpoint::make(move |req: Request| {
             let (state, own, spa) = (state.clone(), own.clone(), spa.clone());
-            async move { dispatch(&state, &own, spa.as_deref(), req).await }
+            async move {
+                let facts = Facts::of(&req).cloned();
+                dispatch(&state, &own, spa.as_deref(), facts.as_ref(), req).await
+            }
         })
         .with(cors)
         .boxed()
@@ -269,7 +272,10 @@ impl Service {
         let out = crate::cookies::attach(&mut req);
         let answer = match &self.cors {
             Some(cors) => cors.call(req).await,
-            None => dispatch(&self.state, &self.own, self.spa.as_deref(), req).await,
+            None => {
+                let spa = self.spa.as_deref();
+                dispatch(&self.state, &self.own, spa, facts.as_ref(), req).await
+            }
         };
         let mut response = answer.unwrap_or_else(problem_for);
         crate::cookies::write_out(&out, &mut response);
@@ -343,11 +349,13 @@ fn limit_body(mut req: Request) -> poem::Result<Request> {
     Ok(req)
 }
 
-/// Sends one request where it belongs (see [`service`]).
+/// Sends one request where it belongs (see [`service`]), recording in `facts` (the request's,
+/// looked up once by the caller) its route label and what answered it.
 async fn dispatch(
     state: &AppState,
     own: &Own,
     spa: Option<&crate::spa::SpaEndpoint>,
+    facts: Option<&Arc<Facts>>,
     req: Request,
 ) -> poem::Result<Response> {
     use crate::routes::Dispatch;
@@ -357,14 +365,13 @@ async fn dispatch(
     ) {
         return Ok(Problem::from_status(StatusCode::METHOD_NOT_ALLOWED).into_response());
     }
-    let facts = Facts::of(&req).cloned();
     let label = |label| {
-        if let Some(facts) = &facts {
+        if let Some(facts) = facts {
             facts.route(label);
         }
     };
     let answered_by = |class| {
-        if let Some(facts) = &facts {
+        if let Some(facts) = facts {
             facts.answered_by(class);
         }
     };
@@ -374,7 +381,7 @@ async fn dispatch(
             // Boxed, as the app's and our own endpoints' below: these futures are kilobytes,
             // and the dispatcher's own would otherwise be as large as the largest of them and
             // copied whole with every wrapper, whichever branch a request takes.
-            let response = Box::pin(crate::relay::relay(state, route, path, req))
+            let response = Box::pin(crate::relay::relay(state, route, path, facts, req))
                 .await
                 .map_err(poem::Error::from)?;
             answered_by(ResponseClass::Relayed);

@@ -18,7 +18,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// pages) and freed pages returned within a second rather than ten, so the peak RSS stays near
 /// glibc's. `_RJEM_MALLOC_CONF` in the environment overrides them (README, "Sizing").
 #[export_name = "_rjem_malloc_conf"]
-pub static JEMALLOC_OPTIONS: &[u8; 47] = b"narenas:2,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+static JEMALLOC_OPTIONS: &[u8; 47] = b"narenas:2,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
 /// A stateless OIDC Backend-for-Frontend.
 #[derive(Parser)]

@@ -14,6 +14,7 @@ use crate::upstream::UpstreamBody;
 use poem::http::{header, HeaderMap, HeaderName, HeaderValue};
 use poem::{Body, Request, Response};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 mod dpop;
@@ -87,7 +88,8 @@ fn dropped_response_header(name: &HeaderName) -> bool {
     DROPPED_RESPONSE_HEADERS.contains(&name) || name.starts_with("access-control-")
 }
 
-/// Relays `req`, already dispatched to `route` by its canonical `path`, in the `relay` span.
+/// Relays `req`, already dispatched to `route` by its canonical `path`, in the `relay` span;
+/// `facts` are the request's (the subject and the upstream's answer are recorded there).
 ///
 /// The span is put on by hand rather than with `#[tracing::instrument]`, whose generated future
 /// holds every argument twice (the request alone is about 500 bytes): this future is moved
@@ -96,25 +98,26 @@ pub fn relay<'a>(
     state: &'a AppState,
     route: &'a Route,
     path: RoutedPath,
+    facts: Option<&'a Arc<Facts>>,
     req: Request,
 ) -> impl std::future::Future<Output = Result<Response, Error>> + Send + 'a {
     use tracing::Instrument;
     let span = tracing::info_span!("relay", route = %route.prefix);
-    relay_phases(state, route, path, req).instrument(span)
+    relay_phases(state, route, path, facts, req).instrument(span)
 }
 
 async fn relay_phases(
     state: &AppState,
     route: &Route,
     path: RoutedPath,
+    facts: Option<&Arc<Facts>>,
     mut req: Request,
 ) -> Result<Response, Error> {
     let url = route.upstream_url(&path, req.uri().query());
     let session = match route.token {
         TokenMode::None => None,
-        TokenMode::Access => Some(authorize(state, route, &req).await?),
+        TokenMode::Access => Some(authorize(state, route, facts, &req).await?),
     };
-    let facts = Facts::of(&req).cloned();
     let proof = session.as_ref().and_then(|s| dpop::Proof::of(s, &url));
     let bodiless = proof.is_some() && is_bodiless(&req);
     let bearer = match (&session, &proof) {
@@ -131,7 +134,7 @@ async fn relay_phases(
         }
         None => None,
     };
-    send(state, route, upstream, facts.as_deref(), retry).await
+    send(state, route, upstream, facts.map(Arc::as_ref), retry).await
 }
 
 /// Whether the browser's request has no body (then a DPoP nonce challenge can be answered by
@@ -165,8 +168,9 @@ fn bearer_of(session: &Session) -> Result<HeaderValue, Error> {
 async fn authorize(
     state: &AppState,
     route: &Route,
+    facts: Option<&Arc<Facts>>,
     req: &Request,
-) -> Result<std::sync::Arc<Session>, Error> {
+) -> Result<Arc<Session>, Error> {
     crate::csrf::check_request_origin(&state.config, req.headers())?;
     let (cookies, out) = crate::cookies::of_request(req)?;
     let session = match state.guard().run(cookies, &out, now(), Need::Tokens).await {
@@ -179,7 +183,7 @@ async fn authorize(
         SessionState::Stale(_, error) | SessionState::Unavailable(error) => return Err(error),
         SessionState::Active(session) => session,
     };
-    state.note_subject(Facts::of(req), &session);
+    state.note_subject(facts, &session);
     if crate::csrf::is_unsafe(req.method()) {
         crate::csrf::check_token(&state.cookies, &session, req.headers())?;
     }

@@ -237,16 +237,7 @@ impl<T> std::fmt::Debug for Derived<T> {
 }
 
 /// The ID token's parsed claims, computed once per opened session.
-#[derive(Clone, Default)]
-pub struct ClaimsOnce(
-    std::sync::OnceLock<std::sync::Arc<serde_json::Map<String, serde_json::Value>>>,
-);
-
-impl std::fmt::Debug for ClaimsOnce {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ClaimsOnce(..)")
-    }
-}
+pub type ClaimsOnce = Derived<std::sync::Arc<serde_json::Map<String, serde_json::Value>>>;
 
 /// What the login cookie carries between `/api/login` and `/api/callback`.
 #[derive(Clone, Serialize, Deserialize, Debug)]
@@ -378,9 +369,7 @@ impl Session {
     /// The verified ID token's claims (parsed once per opened session).
     pub fn id_claims(&self) -> std::sync::Arc<serde_json::Map<String, serde_json::Value>> {
         self.claims
-            .0
             .get_or_init(|| std::sync::Arc::new(self.id_token.jwt_claims().unwrap_or_default()))
-            .clone()
     }
 }
 
